@@ -1,0 +1,111 @@
+"""Request and response bodies of `POST /v1/extractions` (and of the Python API)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    StringConstraints,
+)
+
+from schemas.common import Frozen, RecordId, RecordType
+from schemas.records import Declaration, FundingAsk, Invitation, Meeting
+
+ArticleId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class ExtractionRequest(Frozen):
+    """One article to extract from."""
+
+    text: Annotated[str, Field(min_length=1)] = Field(
+        description="The article body, unchanged. Evidence offsets index this exact string."
+    )
+    id: ArticleId | None = Field(default=None, description="Your id for the article; echoed.")
+    url: AnyHttpUrl | None = None
+    published_at: dt.datetime | dt.date | None = Field(
+        default=None, description="Publication time; relative dates are resolved against it."
+    )
+    types: Annotated[frozenset[RecordType], Field(min_length=1)] = Field(
+        default=frozenset(RecordType), description="Which record types to extract (default all)."
+    )
+
+
+class TokenUsage(Frozen):
+    """Tokens summed over every upstream completion of the request, re-asks included."""
+
+    prompt_tokens: NonNegativeInt = 0
+    completion_tokens: NonNegativeInt = 0
+    total_tokens: NonNegativeInt = 0
+    completions: NonNegativeInt = Field(
+        default=0, description="Completions received (one per model answer, re-asks included)."
+    )
+    upstream_calls: NonNegativeInt = Field(
+        default=0, description="HTTP requests sent upstream, SDK retries included."
+    )
+
+
+class Timings(Frozen):
+    total_ms: NonNegativeFloat
+    model_ms: NonNegativeFloat = Field(description="Time spent waiting on the model.")
+
+
+class WarningCode(StrEnum):
+    EVIDENCE_UNALIGNED = "evidence_unaligned"
+    """A quote could not be found in the article; the record is kept, flagged."""
+    LINK_DROPPED = "link_dropped"
+    """A link pointed at a record that does not exist or was filtered out."""
+    ARTICLE_CHUNKED = "article_chunked"
+    """The article was longer than one model call takes and was split."""
+    DUPLICATE_MERGED = "duplicate_merged"
+    """Two chunks reported the same record; one copy was kept."""
+
+
+class ExtractionWarning(Frozen):
+    code: WarningCode
+    message: str
+    record_id: RecordId | None = None
+
+
+class ExtractionResponse(Frozen):
+    """The records found in one article, by type, with how they were produced."""
+
+    id: ArticleId | None = None
+    invitations: list[Invitation] = Field(default_factory=list)
+    meetings: list[Meeting] = Field(default_factory=list)
+    declarations: list[Declaration] = Field(default_factory=list)
+    funding_asks: list[FundingAsk] = Field(default_factory=list)
+    model: str
+    prompt_version: str
+    usage: TokenUsage
+    warnings: list[ExtractionWarning] = Field(default_factory=list)
+    timings: Timings
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem: every error attache answers is one of these."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="Stable URN, `urn:attache:problem:<slug>`; see docs/errors.md.")
+    title: str
+    status: int
+    detail: str | None = None
+
+
+class Health(Frozen):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(Frozen):
+    status: Literal["ready"] = "ready"
+    model: str
+    mode: str
+    prompt_version: str

@@ -1,0 +1,102 @@
+"""The application factory: routes, the lifespan that owns the model client, the error map."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.problem_details import (
+    ProblemDetailsConfig,
+    ProblemDetailsException,
+    ProblemDetailsPlugin,
+)
+
+from service import __version__
+from service.errors import PROBLEM_TYPE_PREFIX, AttacheError
+from service.extractor import Extractor
+from service.routes import create_extraction, health, ready
+from service.settings import Settings
+
+logger = logging.getLogger("attache")
+
+# Litestar's own HTTP errors, under the same stable problem types as ours.
+_HTTP_SLUGS = {
+    400: "invalid-request",
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "body-too-large",
+    415: "unsupported-media-type",
+}
+
+
+def _from_attache(exc: AttacheError) -> ProblemDetailsException:
+    return ProblemDetailsException(
+        type_=exc.problem_type,
+        title=exc.title,
+        detail=exc.detail,
+        status_code=exc.status,
+        headers=exc.headers or None,
+        extra=exc.extra or None,
+    )
+
+
+def _from_http(exc: HTTPException) -> ProblemDetailsException:
+    slug = _HTTP_SLUGS.get(exc.status_code, f"http-{exc.status_code}")
+    extra = {"errors": exc.extra} if isinstance(exc, ValidationException) and exc.extra else None
+    return ProblemDetailsException(
+        type_=PROBLEM_TYPE_PREFIX + slug,
+        title=exc.detail,
+        detail=exc.detail,
+        status_code=exc.status_code,
+        headers=exc.headers,
+        extra=extra,
+    )
+
+
+def _from_unexpected(exc: Exception) -> ProblemDetailsException:
+    # A bug, not a condition we planned for: log it whole, tell the caller nothing internal.
+    logger.error("unhandled error", exc_info=exc)
+    return ProblemDetailsException(
+        type_=PROBLEM_TYPE_PREFIX + "internal-error",
+        title="Internal error",
+        detail="an unexpected error occurred; it has been logged",
+        status_code=500,
+    )
+
+
+def _extractor(state: State) -> Extractor:
+    extractor: Extractor = state.extractor
+    return extractor
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings if settings is not None else Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with Extractor.open(settings) as extractor:
+            app.state.extractor = extractor
+            yield
+
+    problem_map: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
+        AttacheError: _from_attache,
+        HTTPException: _from_http,
+        Exception: _from_unexpected,
+    }
+    return Litestar(
+        route_handlers=[create_extraction, health, ready],
+        lifespan=[lifespan],
+        dependencies={"extractor": Provide(_extractor, sync_to_thread=False)},
+        plugins=[
+            ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=problem_map))
+        ],
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(title="attache", version=__version__, path="/schema"),
+    )

@@ -1,0 +1,164 @@
+"""Every error attache raises on purpose, and the HTTP problem each becomes.
+
+    AttacheError
+    ├── InputError                       400-415  the caller's request is unusable
+    │   ├── InvalidRequest               400  invalid-request       body fails the schema
+    │   ├── MalformedJson                400  malformed-json
+    │   ├── InvalidEncoding              400  invalid-encoding      not decodable as declared
+    │   ├── EmptyArticle                 400  empty-article         no text, or only whitespace
+    │   ├── BodyTooLarge                 413  body-too-large
+    │   ├── ArticleTooLong               413  article-too-long
+    │   └── UnsupportedMediaType         415  unsupported-media-type
+    ├── ModelNotConfigured               503  model-not-configured  no model or endpoint set
+    ├── UpstreamError                    502/503  the model endpoint failed us
+    │   ├── UpstreamRateLimited          503  upstream-rate-limited (+ Retry-After)
+    │   ├── UpstreamUnavailable          502  upstream-unavailable  5xx, reset, refused
+    │   ├── UpstreamTimeout              502  upstream-timeout      one call timed out
+    │   ├── UpstreamRejected             502  upstream-rejected     4xx: key, model name, ...
+    │   ├── UpstreamModeUnsupported      502  upstream-mode-unsupported
+    │   ├── InvalidModelOutput           502  invalid-model-output  still invalid after re-asks
+    │   └── TruncatedModelOutput         502  truncated-model-output  hit the token cap
+    └── DeadlineExceeded                 504  deadline-exceeded     whole extraction too slow
+
+The problem `type` is `urn:attache:problem:<slug>`; slugs never change meaning. The CLI maps the
+same tree to exit codes (`service/cli.py`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+PROBLEM_TYPE_PREFIX = "urn:attache:problem:"
+
+
+class AttacheError(Exception):
+    status: ClassVar[int] = 500
+    slug: ClassVar[str] = "internal-error"
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+    @property
+    def problem_type(self) -> str:
+        return PROBLEM_TYPE_PREFIX + self.slug
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {}
+
+    def as_problem(self) -> dict[str, Any]:
+        """The RFC 9457 body for this error."""
+        return {
+            "type": self.problem_type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            **self.extra,
+        }
+
+
+class InputError(AttacheError):
+    status = 400
+    slug = "invalid-request"
+    title = "Invalid request"
+
+
+class InvalidRequest(InputError):
+    pass
+
+
+class MalformedJson(InputError):
+    slug = "malformed-json"
+    title = "Malformed JSON"
+
+
+class InvalidEncoding(InputError):
+    slug = "invalid-encoding"
+    title = "Body is not valid text in its declared encoding"
+
+
+class EmptyArticle(InputError):
+    slug = "empty-article"
+    title = "Article text is empty"
+
+
+class BodyTooLarge(InputError):
+    status = 413
+    slug = "body-too-large"
+    title = "Request body too large"
+
+
+class ArticleTooLong(InputError):
+    status = 413
+    slug = "article-too-long"
+    title = "Article too long"
+
+
+class UnsupportedMediaType(InputError):
+    status = 415
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
+class ModelNotConfigured(AttacheError):
+    status = 503
+    slug = "model-not-configured"
+    title = "No model is configured"
+
+
+class UpstreamError(AttacheError):
+    status = 502
+    slug = "upstream-unavailable"
+    title = "The model endpoint failed"
+
+
+class UpstreamRateLimited(UpstreamError):
+    status = 503
+    slug = "upstream-rate-limited"
+    title = "The model endpoint is rate-limiting us"
+
+    def __init__(self, detail: str, *, retry_after_s: int, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after_s = retry_after_s
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
+
+
+class UpstreamUnavailable(UpstreamError):
+    pass
+
+
+class UpstreamTimeout(UpstreamError):
+    slug = "upstream-timeout"
+    title = "A model call timed out"
+
+
+class UpstreamRejected(UpstreamError):
+    slug = "upstream-rejected"
+    title = "The model endpoint rejected the request"
+
+
+class UpstreamModeUnsupported(UpstreamError):
+    slug = "upstream-mode-unsupported"
+    title = "The model endpoint does not support the configured mode"
+
+
+class InvalidModelOutput(UpstreamError):
+    slug = "invalid-model-output"
+    title = "The model's answer did not validate, even after re-asking"
+
+
+class TruncatedModelOutput(UpstreamError):
+    slug = "truncated-model-output"
+    title = "The model's answer was cut off at the token limit"
+
+
+class DeadlineExceeded(AttacheError):
+    status = 504
+    slug = "deadline-exceeded"
+    title = "The extraction did not finish within its deadline"

@@ -1,0 +1,144 @@
+"""The extraction pipeline as one object: what the HTTP route, the CLI and Python callers use.
+
+async with Extractor.open(Settings()) as extractor:
+    response = await extractor.extract(ExtractionRequest(text=article))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import prompts
+from schemas import (
+    Declaration,
+    ExtractionDraft,
+    ExtractionRequest,
+    ExtractionResponse,
+    ExtractionWarning,
+    FundingAsk,
+    Invitation,
+    Meeting,
+    Timings,
+    WarningCode,
+)
+from service.client import ModelClient, metering
+from service.errors import (
+    ArticleTooLong,
+    AttacheError,
+    DeadlineExceeded,
+    EmptyArticle,
+    ModelNotConfigured,
+)
+from service.pipeline.call import DraftSource, call
+from service.pipeline.chunk import Chunk, split
+from service.pipeline.ground import Aligner
+from service.pipeline.merge import ChunkDraft, merge
+from service.settings import Settings
+
+
+class Extractor:
+    def __init__(self, settings: Settings, source: DraftSource | None, model: str | None) -> None:
+        self.settings = settings
+        self.prompt = prompts.load(settings.prompt_version)
+        self._source = source
+        self.model = model
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, settings: Settings) -> AsyncIterator[Extractor]:
+        """An extractor owning its model client, closed on exit. No client without a model."""
+        if not settings.model_configured:
+            yield cls(settings, None, None)
+            return
+        client = ModelClient(settings)
+        try:
+            yield cls(settings, client, client.model)
+        finally:
+            await client.aclose()
+
+    def check(self, request: ExtractionRequest) -> None:
+        """Reject input no model call could help with, before anything is spent."""
+        if not request.text.strip():
+            raise EmptyArticle("the article text is empty or only whitespace")
+        if len(request.text) > self.settings.max_article_chars:
+            raise ArticleTooLong(
+                f"the article has {len(request.text)} characters; the limit is "
+                f"{self.settings.max_article_chars} (ATTACHE_MAX_ARTICLE_CHARS)",
+                limit=self.settings.max_article_chars,
+            )
+
+    async def extract(self, request: ExtractionRequest) -> ExtractionResponse:
+        self.check(request)
+        if self._source is None or self.model is None:
+            raise ModelNotConfigured(
+                "set ATTACHE_MODEL and ATTACHE_BASE_URL (or ATTACHE_API_KEY) to extract"
+            )
+        started = time.perf_counter()
+        chunks = split(
+            request.text,
+            max_chars=self.settings.chunk_chars,
+            overlap=self.settings.chunk_overlap_chars,
+        )
+        with metering() as meter:
+            try:
+                async with asyncio.timeout(self.settings.deadline_s):
+                    drafts = await self._call_all(self._source, chunks, request)
+            except TimeoutError as exc:
+                raise DeadlineExceeded(
+                    f"the extraction took longer than {self.settings.deadline_s} s "
+                    "(ATTACHE_DEADLINE_S)"
+                ) from exc
+        merged = merge(
+            [ChunkDraft(c, d) for c, d in zip(chunks, drafts, strict=True)],
+            Aligner(request.text),
+            request.types,
+        )
+        warnings = list(merged.warnings)
+        if len(chunks) > 1:
+            warnings.insert(
+                0,
+                ExtractionWarning(
+                    code=WarningCode.ARTICLE_CHUNKED,
+                    message=f"the article was read in {len(chunks)} overlapping chunks",
+                ),
+            )
+        return ExtractionResponse(
+            id=request.id,
+            invitations=merged.of_type(Invitation),
+            meetings=merged.of_type(Meeting),
+            declarations=merged.of_type(Declaration),
+            funding_asks=merged.of_type(FundingAsk),
+            model=self.model,
+            prompt_version=self.prompt.label,
+            usage=meter.usage(),
+            warnings=warnings,
+            timings=Timings(
+                total_ms=(time.perf_counter() - started) * 1000,
+                model_ms=meter.model_seconds * 1000,
+            ),
+        )
+
+    async def _call_all(
+        self, source: DraftSource, chunks: list[Chunk], request: ExtractionRequest
+    ) -> list[ExtractionDraft]:
+        if len(chunks) == 1:
+            return [await call(source, self.prompt, chunks[0], request)]
+        gate = asyncio.Semaphore(self.settings.chunk_concurrency)
+
+        async def one(chunk: Chunk) -> ExtractionDraft:
+            async with gate:
+                return await call(source, self.prompt, chunk, request)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(one(chunk)) for chunk in chunks]
+        except ExceptionGroup as group_error:
+            # The first chunk to fail cancels the rest; report its error, not the group.
+            first = group_error.exceptions[0]
+            if isinstance(first, AttacheError):
+                raise first from group_error
+            raise
+        return [task.result() for task in tasks]

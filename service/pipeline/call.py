@@ -1,0 +1,38 @@
+"""Ask the model for the records in one chunk."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from openai.types.chat import ChatCompletionMessageParam
+
+from prompts import Prompt
+from schemas import ExtractionDraft, ExtractionRequest
+from service.pipeline.chunk import Chunk
+
+
+class DraftSource(Protocol):
+    """Anything that turns chat messages into a validated draft (the model client)."""
+
+    async def extract(self, messages: list[ChatCompletionMessageParam]) -> ExtractionDraft: ...
+
+
+def messages_for(
+    prompt: Prompt, chunk: Chunk, request: ExtractionRequest
+) -> list[ChatCompletionMessageParam]:
+    published_at = request.published_at.isoformat() if request.published_at else None
+    return [
+        {"role": "system", "content": prompt.system},
+        {
+            "role": "user",
+            "content": prompt.user_message(
+                chunk.text, published_at=published_at, types=sorted(request.types)
+            ),
+        },
+    ]
+
+
+async def call(
+    source: DraftSource, prompt: Prompt, chunk: Chunk, request: ExtractionRequest
+) -> ExtractionDraft:
+    return await source.extract(messages_for(prompt, chunk, request))

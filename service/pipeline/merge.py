@@ -1,0 +1,165 @@
+"""Join the chunks' drafts into the response's records.
+
+- Drafts of types the caller did not ask for are left out.
+- Evidence quotes are grounded (`ground.Aligner`) inside the chunk they came from.
+- A record reported twice (the same content, typically from two overlapping chunks) is kept once,
+  with the union of its evidence.
+- Records get ids `<prefix>-<n>` numbered by where their evidence starts in the article, so ids are
+  stable for one response and read in article order.
+- Links by the model's local refs become links by record id; a link to a record that does not
+  exist is dropped with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from schemas import (
+    Alignment,
+    DateMention,
+    Evidence,
+    ExtractionDraft,
+    ExtractionWarning,
+    Link,
+    RecordType,
+    WarningCode,
+)
+from schemas.records import ID_PREFIX, RECORD_CLASS, Draft, Record, RecordBase
+from service.pipeline.chunk import Chunk
+from service.pipeline.ground import Aligner
+
+_DRAFT_ONLY_FIELDS = {"ref", "evidence", "links"}
+
+
+@dataclass(frozen=True)
+class ChunkDraft:
+    chunk: Chunk
+    draft: ExtractionDraft
+
+
+@dataclass
+class _Entry:
+    record_type: RecordType
+    draft: Draft
+    evidence: list[Evidence]
+    sources: list[tuple[int, Draft]] = field(default_factory=list)
+
+    @property
+    def position(self) -> float:
+        starts = [e.start for e in self.evidence if e.start is not None]
+        return min(starts) if starts else math.inf
+
+
+R = TypeVar("R", bound=RecordBase)
+
+
+@dataclass(frozen=True)
+class Merged:
+    records: list[Record]
+    warnings: list[ExtractionWarning]
+
+    def of_type(self, cls: type[R]) -> list[R]:
+        return [r for r in self.records if isinstance(r, cls)]
+
+
+def merge(parts: list[ChunkDraft], aligner: Aligner, types: frozenset[RecordType]) -> Merged:
+    warnings: list[ExtractionWarning] = []
+    entries: dict[str, _Entry] = {}
+    for index, part in enumerate(parts):
+        for draft in _drafts(part.draft):
+            if draft.record_type not in types:
+                continue
+            window = (part.chunk.start, part.chunk.end)
+            evidence = [aligner.align(q, window=window) for q in draft.evidence]
+            key = _content_key(draft)
+            if key in entries:
+                entry = entries[key]
+                entry.evidence = _union(entry.evidence, evidence)
+                warnings.append(
+                    ExtractionWarning(
+                        code=WarningCode.DUPLICATE_MERGED,
+                        message=f"the same {draft.record_type.value} was reported twice",
+                    )
+                )
+            else:
+                entry = entries[key] = _Entry(draft.record_type, draft, evidence)
+            entry.sources.append((index, draft))
+
+    ids: dict[tuple[int, str], str] = {}
+    ordered: dict[RecordType, list[tuple[str, _Entry]]] = {t: [] for t in RecordType}
+    for record_type in RecordType:
+        same_type = sorted(
+            (e for e in entries.values() if e.record_type is record_type),
+            key=lambda e: e.position,
+        )
+        for n, entry in enumerate(same_type, start=1):
+            record_id = f"{ID_PREFIX[record_type]}-{n}"
+            ordered[record_type].append((record_id, entry))
+            for index, source in entry.sources:
+                ids[(index, source.ref)] = record_id
+
+    records: list[Record] = []
+    for pairs in ordered.values():
+        for record_id, entry in pairs:
+            links = _links(record_id, entry, ids, warnings)
+            if any(e.alignment is Alignment.UNALIGNED for e in entry.evidence):
+                warnings.append(
+                    ExtractionWarning(
+                        code=WarningCode.EVIDENCE_UNALIGNED,
+                        message="an evidence quote was not found in the article",
+                        record_id=record_id,
+                    )
+                )
+            records.append(_record(record_id, entry, links))
+    return Merged(records=records, warnings=warnings)
+
+
+def _drafts(draft: ExtractionDraft) -> list[Draft]:
+    return [*draft.invitations, *draft.meetings, *draft.declarations, *draft.funding_asks]
+
+
+def _content_key(draft: Draft) -> str:
+    content = draft.model_dump(mode="json", exclude=_DRAFT_ONLY_FIELDS)
+    return json.dumps([draft.record_type.value, content], sort_keys=True)
+
+
+def _union(kept: list[Evidence], more: list[Evidence]) -> list[Evidence]:
+    seen = {(e.quote, e.start, e.end) for e in kept}
+    return kept + [e for e in more if (e.quote, e.start, e.end) not in seen]
+
+
+def _links(
+    record_id: str,
+    entry: _Entry,
+    ids: dict[tuple[int, str], str],
+    warnings: list[ExtractionWarning],
+) -> list[Link]:
+    links: dict[tuple[str, str], Link] = {}
+    for index, source in entry.sources:
+        for draft_link in source.links:
+            target = ids.get((index, draft_link.target_ref))
+            if target is None or target == record_id:
+                warnings.append(
+                    ExtractionWarning(
+                        code=WarningCode.LINK_DROPPED,
+                        message=f"link {draft_link.relation.value} to {draft_link.target_ref} "
+                        "points at no other record",
+                        record_id=record_id,
+                    )
+                )
+                continue
+            links[(draft_link.relation.value, target)] = Link(
+                relation=draft_link.relation, target=target
+            )
+    return list(links.values())
+
+
+def _record(record_id: str, entry: _Entry, links: list[Link]) -> Record:
+    content = entry.draft.model_dump(exclude=_DRAFT_ONLY_FIELDS | {"date"})
+    date = DateMention(text=entry.draft.date) if entry.draft.date else None
+    return RECORD_CLASS[entry.record_type].model_validate(
+        {**content, "id": record_id, "evidence": entry.evidence, "date": date, "links": links}
+    )

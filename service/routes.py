@@ -1,0 +1,162 @@
+"""HTTP routes: extraction, liveness, readiness."""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.exceptions import SerializationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.params import JSONBody
+
+from schemas import ExtractionRequest, ExtractionResponse, Health, Problem, Readiness
+from service.errors import (
+    EmptyArticle,
+    InvalidEncoding,
+    InvalidRequest,
+    MalformedJson,
+    ModelNotConfigured,
+    UnsupportedMediaType,
+)
+from service.extractor import Extractor
+
+JSON = "application/json"
+TEXT = "text/plain"
+PROBLEM = "application/problem+json"
+# Query parameters that carry the request's other fields when the body is plain text.
+_TEXT_QUERY_FIELDS = {"id", "url", "published_at", "types"}
+
+
+class ArticleRequest(Request[Any, Any, Any]):
+    """Reads the extraction body from JSON or from plain text plus query parameters.
+
+    Litestar hands `json()`'s value to pydantic for the `data` parameter; reading text/plain here
+    keeps one validation path and one OpenAPI request type for both content types.
+    """
+
+    async def body(self) -> bytes:
+        # Litestar skips `json()` for an empty body and reports missing data; say what it is.
+        body = await super().body()
+        if not body.strip():
+            raise EmptyArticle("the request body is empty")
+        return body
+
+    async def json(self) -> Any:
+        body = await self.body()
+        media_type, options = self.content_type
+        if media_type == JSON or media_type.endswith("+json"):
+            data = await self._json_body(body)
+        elif media_type == TEXT:
+            data = {"text": _decode(body, options.get("charset", "utf-8")), **self._text_query()}
+        else:
+            raise UnsupportedMediaType(
+                f"send {JSON} or {TEXT}, not {media_type or 'no Content-Type'}",
+                accepted=[JSON, TEXT],
+            )
+        text = data.get("text")
+        if isinstance(text, str) and not text.strip():
+            raise EmptyArticle("the article text is empty or only whitespace")
+        return data
+
+    async def _json_body(self, body: bytes) -> dict[str, Any]:
+        _decode(body, "utf-8")  # RFC 8259: JSON exchanged between systems is UTF-8
+        try:
+            data = await super().json()
+        except SerializationException as exc:
+            raise MalformedJson(f"the body is not valid JSON: {exc.detail}") from exc
+        if not isinstance(data, dict):
+            raise InvalidRequest("the body must be a JSON object")
+        return data
+
+    def _text_query(self) -> dict[str, Any]:
+        unknown = set(self.query_params) - _TEXT_QUERY_FIELDS
+        if unknown:
+            raise InvalidRequest(
+                f"unknown query parameter(s): {', '.join(sorted(unknown))}",
+                accepted=sorted(_TEXT_QUERY_FIELDS),
+            )
+        fields: dict[str, Any] = {
+            key: self.query_params[key]
+            for key in ("id", "url", "published_at")
+            if key in self.query_params
+        }
+        if "types" in self.query_params:
+            fields["types"] = self.query_params.getall("types")
+        return fields
+
+
+def _decode(body: bytes, charset: str) -> str:
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        raise UnsupportedMediaType(f"unknown charset {charset!r}") from None
+    try:
+        return body.decode(charset)
+    except UnicodeDecodeError as exc:
+        raise InvalidEncoding(
+            f"the body is not valid {charset} (byte {exc.start}: {exc.reason})"
+        ) from exc
+
+
+@dataclass
+class ExtractionOperation(Operation):
+    """Documents the text/plain form of the request body next to the JSON one."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.request_body, RequestBody):
+            self.request_body.content[TEXT] = OpenAPIMediaType(
+                schema=Schema(
+                    type=OpenAPIType.STRING,
+                    min_length=1,
+                    description="The article text. Other fields go in query parameters: "
+                    "id, url, published_at, types (repeatable).",
+                )
+            )
+
+
+def _problems(*statuses: int) -> dict[int, ResponseSpec]:
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            media_type=PROBLEM,
+            description="RFC 9457 problem; see docs/errors.md",
+            generate_examples=False,
+        )
+        for status in statuses
+    }
+
+
+@post(
+    "/v1/extractions",
+    request_class=ArticleRequest,
+    operation_class=ExtractionOperation,
+    status_code=200,
+    summary="Extract invitations, meetings, declarations and funding asks from an article",
+    responses=_problems(400, 413, 415, 502, 503, 504),
+)
+async def create_extraction(
+    data: JSONBody[ExtractionRequest], extractor: NamedDependency[Extractor]
+) -> ExtractionResponse:
+    return await extractor.extract(data)
+
+
+@get("/health", summary="Liveness: the process answers")
+async def health() -> Health:
+    return Health()
+
+
+@get(
+    "/ready", summary="Readiness: a model is configured (never calls it)", responses=_problems(503)
+)
+async def ready(extractor: NamedDependency[Extractor]) -> Readiness:
+    if extractor.model is None:
+        raise ModelNotConfigured("set ATTACHE_MODEL and ATTACHE_BASE_URL (or ATTACHE_API_KEY)")
+    return Readiness(
+        model=extractor.model,
+        mode=extractor.settings.mode.value,
+        prompt_version=extractor.prompt.label,
+    )

@@ -1,0 +1,133 @@
+"""Every setting attache reads, from `ATTACHE_*` environment variables or a `.env` file.
+
+The README's configuration table lists each one; `tests/service/test_settings.py` keeps the two
+in step.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+import prompts
+
+
+class ModelMode(StrEnum):
+    """How the JSON answer is requested from the model (instructor's mode)."""
+
+    TOOLS = "tools"
+    """A forced function call (`tools` + `tool_choice`)."""
+    JSON_SCHEMA = "json_schema"
+    """`response_format: {type: json_schema}` (structured outputs)."""
+    JSON = "json"
+    """`response_format: {type: json_object}`, the schema given in the system message."""
+    MD_JSON = "md_json"
+    """JSON in a fenced block of a plain answer, for servers with no structured mode."""
+
+
+class TokenLimitParam(StrEnum):
+    """The request field that caps completion length; servers disagree on its name."""
+
+    MAX_TOKENS = "max_tokens"
+    MAX_COMPLETION_TOKENS = "max_completion_tokens"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ATTACHE_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+    )
+
+    base_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="OpenAI-compatible API root, e.g. http://localhost:11434/v1. "
+        "Unset means api.openai.com.",
+    )
+    api_key: SecretStr | None = Field(
+        default=None, description="Bearer key for the upstream. Local servers may need none."
+    )
+    model: Annotated[str, Field(min_length=1)] | None = Field(
+        default=None, description="Model name sent upstream. Unset: extraction answers 503."
+    )
+    mode: ModelMode = Field(
+        default=ModelMode.TOOLS, description="tools, json_schema, json or md_json (see README)."
+    )
+    temperature: Annotated[float, Field(ge=0, le=2)] = Field(
+        default=0.0, description="Sampling temperature."
+    )
+    max_output_tokens: PositiveInt = Field(
+        default=4096, description="Completion token cap per model call."
+    )
+    token_limit_param: TokenLimitParam = Field(
+        default=TokenLimitParam.MAX_TOKENS,
+        description="Field that carries max_output_tokens; OpenAI's reasoning models need "
+        "max_completion_tokens.",
+    )
+    reasks: Annotated[int, Field(ge=0, le=5)] = Field(
+        default=1, description="Re-asks after an answer that fails validation (instructor)."
+    )
+    upstream_retries: Annotated[int, Field(ge=0, le=5)] = Field(
+        default=2,
+        description="SDK retries of one call on 408/409/429/5xx and transport errors.",
+    )
+    upstream_timeout_s: PositiveFloat = Field(
+        default=60.0, description="Timeout of one upstream HTTP request, in seconds."
+    )
+    deadline_s: PositiveFloat = Field(
+        default=120.0, description="Cap on one whole extraction, retries included; then 504."
+    )
+    rate_limited_retry_after_s: PositiveInt = Field(
+        default=30,
+        description="Retry-After sent with 503 when the upstream rate-limits without one.",
+    )
+    max_body_bytes: PositiveInt = Field(
+        default=2_000_000, description="Largest request body accepted; larger gets 413."
+    )
+    max_article_chars: PositiveInt = Field(
+        default=200_000, description="Longest article accepted, in characters; longer gets 413."
+    )
+    chunk_chars: Annotated[int, Field(ge=1000)] = Field(
+        default=16_000, description="Article characters sent in one model call."
+    )
+    chunk_overlap_chars: Annotated[int, Field(ge=0)] = Field(
+        default=1_000, description="Characters shared by consecutive chunks."
+    )
+    chunk_concurrency: PositiveInt = Field(
+        default=2, description="Chunks of one article sent to the model at once."
+    )
+    prompt_version: str = Field(default=prompts.LATEST, description="Prompt template version.")
+    host: str = Field(default="127.0.0.1", description="`attache serve` bind address.")
+    port: Annotated[int, Field(ge=1, le=65535)] = Field(
+        default=8000, description="`attache serve` port."
+    )
+
+    @field_validator("prompt_version")
+    @classmethod
+    def _prompt_exists(cls, version: str) -> str:
+        prompts.load(version)
+        return version
+
+    @model_validator(mode="after")
+    def _overlap_fits(self) -> Self:
+        if self.chunk_overlap_chars * 2 >= self.chunk_chars:
+            raise ValueError("chunk_overlap_chars must be under half of chunk_chars")
+        return self
+
+    @property
+    def model_configured(self) -> bool:
+        """True when a model is named and there is somewhere to send it."""
+        return self.model is not None and (self.base_url is not None or self.api_key is not None)

@@ -1,0 +1,92 @@
+"""Fixtures shared by the whole suite. Every upstream call goes to respx; none leaves the host."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import respx
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from service.app import create_app
+from service.settings import Settings
+from tests.fakes import BASE_URL, MODEL
+
+DATA = Path(__file__).parent / "data"
+
+SettingsFactory = Callable[..., Settings]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No developer's ATTACHE_* variables or .env file leak into a test."""
+    for name in list(os.environ):
+        if name.startswith(("ATTACHE_", "OPENAI_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def articles() -> dict[str, dict[str, Any]]:
+    """Corpus articles copied unedited into tests/data, by id."""
+    lines = (DATA / "articles.jsonl").read_text(encoding="utf-8").splitlines()
+    return {a["id"]: a for a in map(json.loads, lines)}
+
+
+@pytest.fixture(scope="session")
+def board_of_peace(articles: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return articles["board-of-peace-2026-01-20"]
+
+
+@pytest.fixture(scope="session")
+def board_of_peace_answer() -> dict[str, Any]:
+    """A synthetic model answer for the Board of Peace story (see its `note`)."""
+    doc = json.loads((DATA / "board_of_peace.answer.json").read_text(encoding="utf-8"))
+    assert doc["synthetic"] is True
+    answer: dict[str, Any] = doc["answer"]
+    return answer
+
+
+@pytest.fixture
+def make_settings() -> SettingsFactory:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "base_url": BASE_URL,
+            "model": MODEL,
+            "api_key": "test-key",
+            "upstream_retries": 1,
+            "reasks": 1,
+            "deadline_s": 30.0,
+            **overrides,
+        }
+        return Settings(_env_file=None, **values)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: SettingsFactory) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def upstream() -> Iterator[respx.MockRouter]:
+    """The fake model endpoint. Unmatched requests fail; routes left uncalled fail the test."""
+    with respx.mock(base_url=BASE_URL, assert_all_called=True, assert_all_mocked=True) as router:
+        yield router
+
+
+@pytest.fixture
+def app(settings: Settings) -> Litestar:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app) as test_client:
+        yield test_client

@@ -1,0 +1,254 @@
+"""Upstream faults: each maps to its problem, and the number of HTTP calls stays in its bound.
+
+The bound is `(reasks + 1) * (upstream_retries + 1)` per model call; the cases below pin the
+number of calls each fault costs with instructor 1.17 and openai 2.x.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from litestar.testing import AsyncTestClient
+
+from service.app import create_app
+from service.settings import ModelMode, Settings
+from tests.conftest import SettingsFactory
+from tests.fakes import BASE_URL, COMPLETIONS, EMPTY_ANSWER, error, ok
+
+
+async def extract(settings: Settings, text: str) -> httpx.Response:
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        return await client.post("/v1/extractions", json={"text": text})
+
+
+def problem_type(response: httpx.Response) -> str:
+    assert response.headers["content-type"].startswith("application/problem+json")
+    slug: str = response.json()["type"]
+    return slug.removeprefix("urn:attache:problem:")
+
+
+def invalid_answer(answer: dict[str, Any]) -> dict[str, Any]:
+    """The same answer with a required field missing from its first invitation."""
+    broken: dict[str, Any] = json.loads(json.dumps(answer))
+    del broken["invitations"][0]["status"]
+    return broken
+
+
+async def test_reask_after_invalid_answer_succeeds_and_sums_usage(
+    settings: Settings,
+    upstream: respx.MockRouter,
+    board_of_peace: dict[str, Any],
+    board_of_peace_answer: dict[str, Any],
+) -> None:
+    route = upstream.post(COMPLETIONS).mock(
+        side_effect=[
+            ok(invalid_answer(board_of_peace_answer), prompt_tokens=900, completion_tokens=150),
+            ok(board_of_peace_answer, prompt_tokens=1300, completion_tokens=210),
+        ]
+    )
+    response = await extract(settings, board_of_peace["text"])
+
+    assert response.status_code == 200, response.text
+    assert route.call_count == 2
+    assert response.json()["usage"] == {
+        "prompt_tokens": 2200,
+        "completion_tokens": 360,
+        "total_tokens": 2560,
+        "completions": 2,
+        "upstream_calls": 2,
+    }
+    # The re-ask shows the model its own answer and what was wrong with it.
+    reask = json.loads(route.calls.last.request.content)["messages"]
+    assert len(reask) > len(json.loads(route.calls[0].request.content)["messages"])
+    assert "status" in json.dumps(reask[-1])
+
+
+@pytest.mark.parametrize("reasks", [0, 1, 2])
+async def test_answer_invalid_after_all_reasks_is_502(
+    reasks: int,
+    make_settings: SettingsFactory,
+    upstream: respx.MockRouter,
+    board_of_peace_answer: dict[str, Any],
+) -> None:
+    route = upstream.post(COMPLETIONS).mock(return_value=ok(invalid_answer(board_of_peace_answer)))
+    response = await extract(make_settings(reasks=reasks), "An article.")
+    assert response.status_code == 502
+    assert problem_type(response) == "invalid-model-output"
+    assert response.json()["attempts"] == reasks + 1
+    assert route.call_count == reasks + 1
+
+
+@pytest.mark.parametrize("mode", [ModelMode.TOOLS, ModelMode.JSON])
+async def test_malformed_json_is_reasked_then_502(
+    mode: ModelMode, make_settings: SettingsFactory, upstream: respx.MockRouter
+) -> None:
+    route = upstream.post(COMPLETIONS).mock(return_value=ok('{"invitations": [', mode=mode))
+    response = await extract(make_settings(mode=mode, reasks=1), "An article.")
+    assert response.status_code == 502
+    assert problem_type(response) == "invalid-model-output"
+    assert route.call_count == 2
+
+
+async def test_truncated_answer_is_502_without_reask(
+    settings: Settings, upstream: respx.MockRouter
+) -> None:
+    route = upstream.post(COMPLETIONS).mock(
+        return_value=ok('{"invitations": [{"ref": "R1", "inv', finish_reason="length")
+    )
+    response = await extract(settings, "An article.")
+    assert response.status_code == 502
+    assert problem_type(response) == "truncated-model-output"
+    assert "ATTACHE_MAX_OUTPUT_TOKENS" in response.json()["detail"]
+    assert route.call_count == 1
+
+
+@pytest.mark.parametrize("retries", [0, 2])
+async def test_rate_limit_after_sdk_retries_is_503_with_upstream_retry_after(
+    retries: int, make_settings: SettingsFactory, upstream: respx.MockRouter
+) -> None:
+    route = upstream.post(COMPLETIONS).mock(
+        return_value=error(429, "slow down", **{"retry-after-ms": "5", "retry-after": "7"})
+    )
+    response = await extract(make_settings(upstream_retries=retries), "An article.")
+    assert response.status_code == 503
+    assert problem_type(response) == "upstream-rate-limited"
+    assert response.headers["retry-after"] == "7"
+    assert route.call_count == retries + 1
+
+
+async def test_rate_limit_without_retry_after_uses_the_configured_one(
+    make_settings: SettingsFactory, upstream: respx.MockRouter
+) -> None:
+    route = upstream.post(COMPLETIONS).mock(return_value=error(429))
+    response = await extract(
+        make_settings(upstream_retries=0, rate_limited_retry_after_s=42), "An article."
+    )
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "42"
+    assert route.call_count == 1
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+async def test_server_error_after_sdk_retries_is_502(
+    status: int, settings: Settings, upstream: respx.MockRouter
+) -> None:
+    route = upstream.post(COMPLETIONS).mock(
+        return_value=error(status, "boom", **{"retry-after-ms": "1"})
+    )
+    response = await extract(settings, "An article.")
+    assert response.status_code == 502
+    assert problem_type(response) == "upstream-unavailable"
+    assert response.json()["upstream_status"] == status
+    assert route.call_count == settings.upstream_retries + 1
+
+
+async def test_server_error_then_success_is_retried_by_the_sdk_only(
+    settings: Settings, upstream: respx.MockRouter
+) -> None:
+    route = upstream.post(COMPLETIONS).mock(
+        side_effect=[error(503, **{"retry-after-ms": "1"}), ok(EMPTY_ANSWER)]
+    )
+    response = await extract(settings, "Markets were quiet today.")
+    assert response.status_code == 200, response.text
+    assert route.call_count == 2
+    usage = response.json()["usage"]
+    assert usage["upstream_calls"] == 2
+    assert usage["completions"] == 1
+    assert usage["total_tokens"] == 1200
+
+
+@pytest.mark.parametrize(
+    ("fault", "slug"),
+    [
+        (httpx.ReadTimeout("read timed out"), "upstream-timeout"),
+        (httpx.ConnectError("connection refused"), "upstream-unavailable"),
+        (httpx.RemoteProtocolError("connection reset"), "upstream-unavailable"),
+    ],
+)
+async def test_transport_faults_after_sdk_retries_are_502(
+    fault: Exception, slug: str, settings: Settings, upstream: respx.MockRouter
+) -> None:
+    route = upstream.post(COMPLETIONS).mock(side_effect=fault)
+    response = await extract(settings, "An article.")
+    assert response.status_code == 502
+    assert problem_type(response) == slug
+    assert route.call_count == settings.upstream_retries + 1
+
+
+async def test_fault_bound_multiplies_reasks_by_sdk_retries(
+    make_settings: SettingsFactory,
+    upstream: respx.MockRouter,
+    board_of_peace_answer: dict[str, Any],
+) -> None:
+    """Worst case: every answer invalid, each one reached only after failed SDK retries."""
+    fast = {"retry-after-ms": "1"}
+    invalid = ok(invalid_answer(board_of_peace_answer))
+    route = upstream.post(COMPLETIONS).mock(
+        side_effect=[error(500, **fast), invalid, error(500, **fast), invalid]
+    )
+    response = await extract(make_settings(reasks=1, upstream_retries=1), "An article.")
+    assert response.status_code == 502
+    assert problem_type(response) == "invalid-model-output"
+    assert route.call_count == (1 + 1) * (1 + 1)
+
+
+@pytest.mark.parametrize("status", [401, 403, 404])
+async def test_client_errors_upstream_are_not_retried(
+    status: int, settings: Settings, upstream: respx.MockRouter
+) -> None:
+    route = upstream.post(COMPLETIONS).mock(return_value=error(status, "no such model"))
+    response = await extract(settings, "An article.")
+    assert response.status_code == 502
+    assert problem_type(response) == "upstream-rejected"
+    assert "no such model" in response.json()["detail"]
+    assert route.call_count == 1
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "message"),
+    [
+        # llama-cpp-python's server answers 500 to response_format json_schema.
+        (ModelMode.JSON_SCHEMA, 500, "Unsupported response_format type: json_schema"),
+        (ModelMode.TOOLS, 400, "tool_choice is not supported by this model"),
+        (ModelMode.JSON, 400, "response_format json_object is not supported"),
+    ],
+)
+async def test_refused_mode_is_named_in_a_clear_error(
+    mode: ModelMode,
+    status: int,
+    message: str,
+    make_settings: SettingsFactory,
+    upstream: respx.MockRouter,
+) -> None:
+    upstream.post(COMPLETIONS).mock(return_value=error(status, message, **{"retry-after-ms": "1"}))
+    response = await extract(make_settings(mode=mode), "An article.")
+    assert response.status_code == 502
+    assert problem_type(response) == "upstream-mode-unsupported"
+    assert "ATTACHE_MODE" in response.json()["detail"]
+    assert mode.value in response.json()["detail"]
+
+
+async def test_deadline_caps_the_whole_extraction(make_settings: SettingsFactory) -> None:
+    entered: list[httpx.Request] = []
+
+    async def hang(request: httpx.Request) -> httpx.Response:
+        entered.append(request)
+        await asyncio.sleep(30)
+        return ok(EMPTY_ANSWER)
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    # respx records a call only once its side effect returns, and this one is cancelled.
+    with respx.mock(base_url=BASE_URL, assert_all_called=False) as upstream:
+        upstream.post(COMPLETIONS).mock(side_effect=hang)
+        response = await extract(make_settings(deadline_s=0.3), "An article.")
+    assert len(entered) == 1
+    assert response.status_code == 504
+    assert problem_type(response) == "deadline-exceeded"
+    # Not a timing target: only proof that the 30 s upstream was not waited for.
+    assert loop.time() - started < 10

@@ -1,0 +1,172 @@
+"""Bad input gets a precise problem+json answer, and never reaches the model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from litestar.testing import AsyncTestClient
+
+from service.app import create_app
+from tests.conftest import SettingsFactory
+from tests.fakes import BASE_URL
+
+CASES: list[tuple[str, dict[str, Any], int, str]] = [
+    ("empty json text", {"json": {"text": ""}}, 400, "empty-article"),
+    ("whitespace json text", {"json": {"text": " \n\t\u3000 "}}, 400, "empty-article"),
+    (
+        "empty body",
+        {"content": b"", "headers": {"Content-Type": "application/json"}},
+        400,
+        "empty-article",
+    ),
+    (
+        "empty plain text",
+        {"content": b"  \n", "headers": {"Content-Type": "text/plain"}},
+        400,
+        "empty-article",
+    ),
+    (
+        "malformed json",
+        {"content": b'{"text": "a', "headers": {"Content-Type": "application/json"}},
+        400,
+        "malformed-json",
+    ),
+    ("json array", {"json": ["text"]}, 400, "invalid-request"),
+    ("missing text", {"json": {"id": "x"}}, 400, "invalid-request"),
+    ("extra field", {"json": {"text": "An article.", "colour": "red"}}, 400, "invalid-request"),
+    (
+        "bad published_at",
+        {"json": {"text": "An article.", "published_at": "yesterday"}},
+        400,
+        "invalid-request",
+    ),
+    (
+        "unknown type",
+        {"json": {"text": "An article.", "types": ["rumour"]}},
+        400,
+        "invalid-request",
+    ),
+    (
+        "non-utf8 plain text",
+        {
+            "content": "Café".encode("latin-1"),
+            "headers": {"Content-Type": "text/plain; charset=utf-8"},
+        },
+        400,
+        "invalid-encoding",
+    ),
+    (
+        "non-utf8 json",
+        {
+            "content": '{"text": "Café"}'.encode("utf-16"),
+            "headers": {"Content-Type": "application/json"},
+        },
+        400,
+        "invalid-encoding",
+    ),
+    (
+        "unknown charset",
+        {"content": b"An article.", "headers": {"Content-Type": "text/plain; charset=klingon"}},
+        415,
+        "unsupported-media-type",
+    ),
+    ("no content type", {"content": b"An article."}, 415, "unsupported-media-type"),
+    ("form body", {"data": {"text": "An article."}}, 415, "unsupported-media-type"),
+    (
+        "unknown query parameter",
+        {
+            "content": b"An article.",
+            "params": {"colour": "red"},
+            "headers": {"Content-Type": "text/plain"},
+        },
+        400,
+        "invalid-request",
+    ),
+    ("article too long", {"json": {"text": "x" * 5001}}, 413, "article-too-long"),
+    (
+        "body too large",
+        {"content": b"x" * 20_001, "headers": {"Content-Type": "text/plain"}},
+        413,
+        "body-too-large",
+    ),
+]
+
+
+@pytest.fixture
+def no_upstream() -> Iterator[respx.MockRouter]:
+    """Any request to the model endpoint fails the test."""
+    with respx.mock(base_url=BASE_URL, assert_all_mocked=True) as router:
+        yield router
+
+
+@pytest.mark.parametrize(
+    ("request_kwargs", "status", "slug"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+async def test_bad_input_is_a_precise_problem(
+    request_kwargs: dict[str, Any],
+    status: int,
+    slug: str,
+    make_settings: SettingsFactory,
+    no_upstream: respx.MockRouter,
+) -> None:
+    app = create_app(make_settings(max_article_chars=5000, max_body_bytes=20_000))
+    async with AsyncTestClient(app=app) as client:
+        response = await client.post("/v1/extractions", **request_kwargs)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["type"] == f"urn:attache:problem:{slug}"
+    assert problem["status"] == status
+    assert problem["title"]
+    assert problem["detail"]
+    assert not no_upstream.calls
+
+
+async def test_plain_text_in_a_declared_charset_is_decoded(
+    make_settings: SettingsFactory, no_upstream: respx.MockRouter
+) -> None:
+    # No model configured, so a decoded article gets as far as the 503 and no further.
+    app = create_app(make_settings(model=None))
+    async with AsyncTestClient(app=app) as client:
+        response = await client.post(
+            "/v1/extractions",
+            content="Café talks in Zürich.".encode("latin-1"),
+            headers={"Content-Type": "text/plain; charset=latin-1"},
+        )
+    assert response.status_code == 503
+    assert response.json()["type"] == "urn:attache:problem:model-not-configured"
+
+
+async def test_validation_problems_list_each_error(
+    make_settings: SettingsFactory, no_upstream: respx.MockRouter
+) -> None:
+    app = create_app(make_settings())
+    async with AsyncTestClient(app=app) as client:
+        response = await client.post(
+            "/v1/extractions", json={"text": "An article.", "published_at": "soon", "x": 1}
+        )
+    errors = response.json()["errors"]
+    keys = {e["key"].split(".")[0] for e in errors}
+    assert keys == {"published_at", "x"}
+
+
+async def test_unknown_route_and_method_are_problems(
+    make_settings: SettingsFactory,
+) -> None:
+    async with AsyncTestClient(app=create_app(make_settings())) as client:
+        missing = await client.get("/v2/nothing")
+        wrong = await client.get("/v1/extractions")
+    assert missing.status_code == 404
+    assert missing.json()["type"] == "urn:attache:problem:not-found"
+    assert wrong.status_code == 405
+    assert wrong.json()["type"] == "urn:attache:problem:method-not-allowed"
+
+
+def test_no_case_reaches_the_network() -> None:
+    """The discard port refuses at once: a request that escaped respx could not hang."""
+    with pytest.raises(httpx.ConnectError):
+        httpx.post(f"{BASE_URL}/chat/completions", json={}, timeout=2)
