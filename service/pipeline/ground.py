@@ -35,6 +35,8 @@ class Aligner:
         self._folded, self._origin = _fold(text)
 
     def align(self, quote: str, *, window: tuple[int, int] | None = None) -> Evidence:
+        if not quote.strip():
+            return Evidence(quote=quote, alignment=Alignment.UNALIGNED)
         lo, hi = window if window is not None else (0, len(self.text))
         span = _find(self.text, quote, lo, hi)
         if span is not None:
@@ -64,8 +66,6 @@ class Aligner:
 
 def _find(haystack: str, needle: str, lo: int, hi: int) -> tuple[int, int] | None:
     """The occurrence inside [lo, hi) if there is one, else the first anywhere."""
-    if not needle:
-        return None
     at = haystack.find(needle, lo, hi)
     if at < 0:
         at = haystack.find(needle)

@@ -1,0 +1,55 @@
+"""A local OpenAI-compatible server for tests that need a real socket (a served attache).
+
+It answers `POST /v1/chat/completions` with whatever its `respond` callable returns and records
+each request body. It binds 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import uvicorn
+from litestar import Litestar, Request, post
+
+Respond = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def fake_upstream(respond: Respond) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """Serve `respond` in a thread; yields the base URL and the list of received bodies."""
+    received: list[dict[str, Any]] = []
+
+    @post("/v1/chat/completions", status_code=200)
+    async def completions(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        body: dict[str, Any] = await request.json()
+        received.append(body)
+        return respond(body)
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(Litestar([completions]), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("fake upstream did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}/v1", received
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

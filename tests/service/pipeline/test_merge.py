@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from schemas import ExtractionDraft, Meeting, RecordType
+from service.pipeline.chunk import Chunk
+from service.pipeline.ground import Aligner
+from service.pipeline.merge import ChunkDraft, merge
+
+ALL = frozenset(RecordType)
+
+
+@pytest.fixture
+def answer(board_of_peace_answer: dict[str, Any]) -> dict[str, Any]:
+    copy: dict[str, Any] = json.loads(json.dumps(board_of_peace_answer))
+    return copy
+
+
+def one_chunk(text: str, answer: dict[str, Any]) -> list[ChunkDraft]:
+    return [ChunkDraft(Chunk(0, text), ExtractionDraft.model_validate(answer))]
+
+
+def test_ids_follow_article_order_within_each_type(
+    board_of_peace: dict[str, Any], answer: dict[str, Any]
+) -> None:
+    text = board_of_peace["text"]
+    answer["meetings"].reverse()  # the model's order must not matter
+    merged = merge(one_chunk(text, answer), Aligner(text), ALL)
+    meetings = merged.of_type(Meeting)
+    assert [m.id for m in meetings] == ["mtg-1", "mtg-2"]
+    starts = [m.evidence[0].start for m in meetings]
+    assert starts == sorted(starts)  # type: ignore[type-var]
+    assert [r.id for r in merged.records] == [
+        "inv-1", "inv-2", "mtg-1", "mtg-2", "dcl-1", "fund-1",
+    ]  # fmt: skip
+
+
+def test_overlapping_chunks_reporting_one_record_yield_it_once(
+    board_of_peace: dict[str, Any], answer: dict[str, Any]
+) -> None:
+    text = board_of_peace["text"]
+    half = len(text) // 2
+    parts = [
+        ChunkDraft(Chunk(0, text[: half + 500]), ExtractionDraft.model_validate(answer)),
+        ChunkDraft(Chunk(half - 500, text[half - 500 :]), ExtractionDraft.model_validate(answer)),
+    ]
+    merged = merge(parts, Aligner(text), ALL)
+    assert len(merged.records) == 6
+    assert {w.code for w in merged.warnings} == {"duplicate_merged"}
+    # Links from either copy resolve to the kept record.
+    declaration = next(r for r in merged.records if r.id == "dcl-1")
+    assert [(link.relation, link.target) for link in declaration.links] == [("issued_at", "mtg-2")]
+
+
+def test_types_not_asked_for_are_left_out_and_links_to_them_dropped(
+    board_of_peace: dict[str, Any], answer: dict[str, Any]
+) -> None:
+    text = board_of_peace["text"]
+    merged = merge(one_chunk(text, answer), Aligner(text), frozenset({RecordType.FUNDING_ASK}))
+    assert [r.id for r in merged.records] == ["fund-1"]
+    assert merged.records[0].links == []
+    assert [(w.code, w.record_id) for w in merged.warnings] == [("link_dropped", "fund-1")]
+
+
+def test_unaligned_evidence_is_kept_and_flagged(
+    board_of_peace: dict[str, Any], answer: dict[str, Any]
+) -> None:
+    text = board_of_peace["text"]
+    answer["funding_asks"][0]["evidence"] = ["Trump demanded USD2 billion from every member."]
+    merged = merge(one_chunk(text, answer), Aligner(text), ALL)
+    fund = next(r for r in merged.records if r.id == "fund-1")
+    assert fund.evidence[0].alignment == "unaligned"
+    assert [(w.code, w.record_id) for w in merged.warnings] == [("evidence_unaligned", "fund-1")]
+
+
+def test_a_link_to_itself_or_nowhere_is_dropped(
+    board_of_peace: dict[str, Any], answer: dict[str, Any]
+) -> None:
+    text = board_of_peace["text"]
+    answer["meetings"][0]["links"] = [
+        {"relation": "follows", "target_ref": "R3"},  # itself
+        {"relation": "follows", "target_ref": "R99"},  # no such record
+        {"relation": "follows", "target_ref": "R4"},
+    ]
+    merged = merge(one_chunk(text, answer), Aligner(text), ALL)
+    davos = next(r for r in merged.records if r.id == "mtg-1")
+    assert [link.target for link in davos.links] == ["mtg-2"]
+    assert [w.code for w in merged.warnings] == ["link_dropped", "link_dropped"]
+
+
+def test_dates_keep_the_text_as_written(
+    board_of_peace: dict[str, Any], answer: dict[str, Any]
+) -> None:
+    text = board_of_peace["text"]
+    merged = merge(one_chunk(text, answer), Aligner(text), ALL)
+    davos = merged.of_type(Meeting)[0]
+    assert davos.date is not None
+    assert davos.date.text == "on 20 January"
