@@ -200,26 +200,30 @@ class ExtractionDraft(Frozen):
 # --- records: what the API returns ----------------------------------------------------------
 
 
-class RecordBase(Frozen):
+class Identified(Frozen):
     id: RecordId
+
+
+class RecordBase(Frozen):
     evidence: Annotated[list[Evidence], Field(min_length=1)]
     date: DateMention | None = None
     links: Annotated[list[Link], Field(default_factory=list)]
 
 
-class Invitation(RecordBase, InvitationFields):
+# Base order sets the JSON field order: id, then the content fields, then evidence, date, links.
+class Invitation(RecordBase, InvitationFields, Identified):
     pass
 
 
-class Meeting(RecordBase, MeetingFields):
+class Meeting(RecordBase, MeetingFields, Identified):
     pass
 
 
-class Declaration(RecordBase, DeclarationFields):
+class Declaration(RecordBase, DeclarationFields, Identified):
     pass
 
 
-class FundingAsk(RecordBase, FundingAskFields):
+class FundingAsk(RecordBase, FundingAskFields, Identified):
     pass
 
 

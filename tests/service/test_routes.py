@@ -155,3 +155,16 @@ async def test_openapi_documents_both_body_types_and_problems(
     assert set(operation["requestBody"]["content"]) == {"application/json", "text/plain"}
     for status in ("400", "413", "415", "502", "503", "504"):
         assert PROBLEM in operation["responses"][status]["content"]
+
+
+async def test_a_bug_is_a_500_problem_without_internals(
+    client: AsyncTestClient[Litestar], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*_args: object) -> None:
+        raise RuntimeError("secret internal state")
+
+    monkeypatch.setattr("service.extractor.Extractor.extract", broken)
+    response = await client.post("/v1/extractions", json={"text": "An article."})
+    assert response.status_code == 500
+    assert response.json()["type"] == "urn:attache:problem:internal-error"
+    assert "secret" not in response.text
