@@ -59,7 +59,11 @@ class Timings(Frozen):
 
 class WarningCode(StrEnum):
     EVIDENCE_UNALIGNED = "evidence_unaligned"
-    """A quote could not be found in the article; the record is kept, flagged."""
+    """A quote was not found in the article; kept, flagged, as ATTACHE_KEEP_UNGROUNDED asks."""
+    EVIDENCE_DROPPED = "evidence_dropped"
+    """Quotes not found in the article were dropped; the record stands on the others."""
+    RECORD_DROPPED = "record_dropped"
+    """None of a record's quotes were found in the article, after re-asking; it was dropped."""
     LINK_DROPPED = "link_dropped"
     """A link pointed at a record that does not exist or was filtered out."""
     ARTICLE_CHUNKED = "article_chunked"

@@ -12,10 +12,11 @@ The pipeline turns drafts into records; nothing else constructs records from mod
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Protocol, Self
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, ValidationInfo, model_validator
 
 from schemas.common import (
     Actor,
@@ -188,6 +189,18 @@ class FundingAskDraft(DraftBase, FundingAskFields):
     pass
 
 
+Draft = InvitationDraft | MeetingDraft | DeclarationDraft | FundingAskDraft
+
+EVIDENCE_CHECK = "evidence_check"
+"""Validation-context key of an `EvidenceCheck` for `ExtractionDraft`."""
+
+
+class EvidenceCheck(Protocol):
+    """Given every quote of an answer, returns those to send back to the model (none: accept)."""
+
+    def __call__(self, quotes: Sequence[str], /) -> list[str]: ...
+
+
 class ExtractionDraft(Frozen):
     """Every invitation, meeting, declaration and funding ask the article reports."""
 
@@ -195,6 +208,28 @@ class ExtractionDraft(Frozen):
     meetings: Annotated[list[MeetingDraft], Field(default_factory=list)]
     declarations: Annotated[list[DeclarationDraft], Field(default_factory=list)]
     funding_asks: Annotated[list[FundingAskDraft], Field(default_factory=list)]
+
+    @property
+    def drafts(self) -> list[Draft]:
+        return [*self.invitations, *self.meetings, *self.declarations, *self.funding_asks]
+
+    @model_validator(mode="after")
+    def _evidence_is_in_the_article(self, info: ValidationInfo) -> Self:
+        # Validated with an EvidenceCheck in its context (as the pipeline does), an answer whose
+        # quotes are not in the article fails, and the error text is what the model is re-asked.
+        context = info.context if isinstance(info.context, dict) else {}
+        check: EvidenceCheck | None = context.get(EVIDENCE_CHECK)
+        if check is None:
+            return self
+        missing = check([quote for draft in self.drafts for quote in draft.evidence])
+        if missing:
+            listed = "; ".join(repr(quote) for quote in missing[:10])
+            raise ValueError(
+                "these evidence quotes are not in the article: "
+                f"{listed}. Copy every quote character for character from the article, or "
+                "leave out a record that nothing in the article supports."
+            )
+        return self
 
 
 # --- records: what the API returns ----------------------------------------------------------
@@ -228,7 +263,6 @@ class FundingAsk(RecordBase, FundingAskFields, Identified):
 
 
 Record = Invitation | Meeting | Declaration | FundingAsk
-Draft = InvitationDraft | MeetingDraft | DeclarationDraft | FundingAskDraft
 
 RECORD_CLASS: dict[RecordType, type[Record]] = {
     RecordType.INVITATION: Invitation,

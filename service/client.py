@@ -137,7 +137,9 @@ class ModelClient:
     async def aclose(self) -> None:
         await self._openai.close()
 
-    async def extract(self, messages: list[ChatCompletionMessageParam]) -> ExtractionDraft:
+    async def extract(
+        self, messages: list[ChatCompletionMessageParam], *, context: dict[str, Any]
+    ) -> ExtractionDraft:
         meter = _current_meter.get() or Meter()
         hooks = Hooks()
         hooks.on(HookName.COMPLETION_RESPONSE, meter.add_completion)
@@ -151,6 +153,7 @@ class ModelClient:
                 response_model=ExtractionDraft,
                 messages=messages,
                 max_retries=self._settings.reasks,
+                context=context,
                 strict=False,
                 hooks=hooks,
                 temperature=self._settings.temperature,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 
 import prompts
@@ -34,7 +34,7 @@ from service.errors import (
 )
 from service.pipeline.call import DraftSource, call
 from service.pipeline.chunk import Chunk, split
-from service.pipeline.ground import Aligner
+from service.pipeline.ground import Aligner, ReaskUnaligned
 from service.pipeline.merge import ChunkDraft, merge
 from service.settings import Settings
 
@@ -82,10 +82,11 @@ class Extractor:
             max_chars=self.settings.chunk_chars,
             overlap=self.settings.chunk_overlap_chars,
         )
+        aligner = Aligner(request.text)
         with metering() as meter:
             try:
                 async with asyncio.timeout(self.settings.deadline_s):
-                    drafts = await self._call_all(self._source, chunks, request)
+                    drafts = await self._call_all(self._source, chunks, request, aligner)
             except TimeoutError as exc:
                 raise DeadlineExceeded(
                     f"the extraction took longer than {self.settings.deadline_s} s "
@@ -93,8 +94,9 @@ class Extractor:
                 ) from exc
         merged = merge(
             [ChunkDraft(c, d) for c, d in zip(chunks, drafts, strict=True)],
-            Aligner(request.text),
+            aligner,
             request.types,
+            keep_ungrounded=self.settings.keep_ungrounded,
         )
         warnings = list(merged.warnings)
         if len(chunks) > 1:
@@ -122,15 +124,24 @@ class Extractor:
         )
 
     async def _call_all(
-        self, source: DraftSource, chunks: list[Chunk], request: ExtractionRequest
+        self,
+        source: DraftSource,
+        chunks: list[Chunk],
+        request: ExtractionRequest,
+        aligner: Aligner,
     ) -> list[ExtractionDraft]:
+        def one_call(chunk: Chunk) -> Awaitable[ExtractionDraft]:
+            # Each call gets its own re-ask budget for quotes not in the article.
+            check = ReaskUnaligned(aligner, budget=self.settings.reasks)
+            return call(source, self.prompt, chunk, request, check)
+
         if len(chunks) == 1:
-            return [await call(source, self.prompt, chunks[0], request)]
+            return [await one_call(chunks[0])]
         gate = asyncio.Semaphore(self.settings.chunk_concurrency)
 
         async def one(chunk: Chunk) -> ExtractionDraft:
             async with gate:
-                return await call(source, self.prompt, chunk, request)
+                return await one_call(chunk)
 
         try:
             async with asyncio.TaskGroup() as group:

@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     reasks: Annotated[int, Field(ge=0, le=5)] = Field(
         default=1, description="Re-asks after an answer that fails validation (instructor)."
     )
+    keep_ungrounded: bool = Field(
+        default=False,
+        description="Keep evidence (and records) not found in the article, flagged, "
+        "instead of dropping them.",
+    )
     upstream_retries: Annotated[int, Field(ge=0, le=5)] = Field(
         default=2,
         description="SDK retries of one call on 408/409/429/5xx and transport errors.",

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from openai.types.chat import ChatCompletionMessageParam
 
 from prompts import Prompt
 from schemas import ExtractionDraft, ExtractionRequest
+from schemas.records import EVIDENCE_CHECK, EvidenceCheck
 from service.pipeline.chunk import Chunk
 
 
 class DraftSource(Protocol):
-    """Anything that turns chat messages into a validated draft (the model client)."""
+    """Anything that turns chat messages into a validated draft (the model client).
 
-    async def extract(self, messages: list[ChatCompletionMessageParam]) -> ExtractionDraft: ...
+    `context` is the pydantic validation context of the answer; a failed validation is re-asked.
+    """
+
+    async def extract(
+        self, messages: list[ChatCompletionMessageParam], *, context: dict[str, Any]
+    ) -> ExtractionDraft: ...
 
 
 def messages_for(
@@ -33,6 +39,13 @@ def messages_for(
 
 
 async def call(
-    source: DraftSource, prompt: Prompt, chunk: Chunk, request: ExtractionRequest
+    source: DraftSource,
+    prompt: Prompt,
+    chunk: Chunk,
+    request: ExtractionRequest,
+    check: EvidenceCheck,
 ) -> ExtractionDraft:
-    return await source.extract(messages_for(prompt, chunk, request))
+    """One model call; answers whose quotes `check` rejects are re-asked."""
+    return await source.extract(
+        messages_for(prompt, chunk, request), context={EVIDENCE_CHECK: check}
+    )

@@ -1,20 +1,48 @@
 """Find each evidence quote in the article and give it a character span.
 
-Two strategies, strictest first:
+Strategies, strictest first; the first that finds the quote decides its `alignment`:
 
-- exact: the quote occurs verbatim;
-- normalized: it occurs once whitespace runs (line breaks and wire indents included) collapse
-  to one space and typographic quotes, apostrophes and dashes fold to their ASCII forms.
+1. exact: the quote occurs verbatim.
+2. normalized: it occurs once the article and the quote are both
+   - folded: runs of whitespace (line breaks and wire indents included) become one space, and
+     typographic quotes, apostrophes and dashes become ASCII; then also case-folded;
+   - or reduced to their words, which survives dropped or changed punctuation;
+   - or, for a quote joined by an ellipsis (`...`, `…`), each piece is found in order, each within
+     `MAX_ELLIPSIS_GAP` characters of the one before; the span runs from the first to the last.
+3. fuzzy: word-level alignment (longest common subsequence of words, via rapidfuzz) over a
+   window seeded by a word pair the two share, accepted when all of these hold:
+   - at least `FUZZY_MIN_COVERAGE` of the quote's words appear, in order, in the span;
+   - matched words make up at least `FUZZY_MIN_DENSITY` of the span's words;
+   - every *critical* word of the quote (one with a digit, or capitalized past its first word)
+     is in the span, spelled the same: a quote that changes a name or a figure is not grounded;
+   - every other quote word missing from the span is a function word or a close variant
+     (rapidfuzz ratio >= `FUZZY_VARIANT_RATIO`) of a span word: inflection and typos pass, a
+     different verb does not.
+4. unaligned: no span.
 
-Spans are Python string indices into the original text (code points, end exclusive). Among
-several occurrences, the one inside the chunk the quote came from wins, then the first.
+Spans are Python string indices into the original text (code points, end exclusive). When a
+quote occurs several times, the occurrence nearest the record's other evidence wins (the
+record's `anchor`), then the first inside the chunk the quote came from, then the first.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import LCSseq
 
 from schemas import Alignment, Evidence
+
+FUZZY_MIN_COVERAGE = 0.8
+FUZZY_MIN_DENSITY = 0.7
+FUZZY_VARIANT_RATIO = 80.0
+FUZZY_MIN_WORDS = 4
+MAX_ELLIPSIS_GAP = 600
+
+Span = tuple[int, int]
 
 # Typographic characters models swap for ASCII ones, by code point so the table is unambiguous.
 _FOLD = str.maketrans(
@@ -25,51 +53,223 @@ _FOLD = str.maketrans(
     }
 )
 _SPACE = re.compile(r"\s+")
+_WORD = re.compile(r"\w+")
+_ELLIPSIS = re.compile(r"\s*(?:\[\s*(?:\.\.\.|\u2026)\s*\]|\.\.\.|\u2026)\s*")
+# Words a model may drop or swap without changing what a quote attests.
+_FUNCTION_WORDS = frozenset({
+    "a", "an", "the", "of", "to", "in", "on", "at", "for", "by", "with", "from", "and", "or",
+    "but", "as", "is", "are", "was", "were", "be", "been", "has", "have", "had", "will",
+    "would", "that", "this", "these", "those", "it", "its", "their", "his", "her", "which",
+    "who", "whom", "than", "then", "also", "not", "no", "said", "says",
+})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Word:
+    key: str  # case-folded
+    start: int
+    end: int
+
+
+def _fold_char(char: str) -> str:
+    lower = char.casefold()
+    # Keep a 1:1 character mapping: a few characters case-fold to two ("ß" -> "ss").
+    return lower if len(lower) == 1 else char
 
 
 class Aligner:
-    """Aligns quotes against one article; build once per article, call per quote."""
+    """Aligns quotes against one article; build once per article, then call per record."""
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._folded, self._origin = _fold(text)
+        self._caseless = "".join(map(_fold_char, self._folded))
+        self._words = [
+            _Word(m.group().casefold(), m.start(), m.end()) for m in _WORD.finditer(text)
+        ]
+        self._keys = [w.key for w in self._words]
+        self._positions: dict[str, list[int]] = {}
+        for index, key in enumerate(self._keys):
+            self._positions.setdefault(key, []).append(index)
+        # The re-ask check and the merge stage both ask about the same quotes.
+        self._found: dict[str, tuple[Alignment, list[Span]]] = {}
 
-    def align(self, quote: str, *, window: tuple[int, int] | None = None) -> Evidence:
-        if not quote.strip():
+    def align(
+        self, quote: str, *, window: Span | None = None, anchor: int | None = None
+    ) -> Evidence:
+        """Align one quote; `window` is the chunk it came from, `anchor` where its record is."""
+        alignment, spans = self.candidates(quote)
+        if not spans:
             return Evidence(quote=quote, alignment=Alignment.UNALIGNED)
-        lo, hi = window if window is not None else (0, len(self.text))
-        span = _find(self.text, quote, lo, hi)
-        if span is not None:
-            return Evidence(quote=quote, start=span[0], end=span[1], alignment=Alignment.EXACT)
-        folded_quote = _SPACE.sub(" ", quote.translate(_FOLD)).strip()
-        if folded_quote:
-            folded_span = _find(
-                self._folded, folded_quote, self._folded_index(lo), self._folded_index(hi)
-            )
-            if folded_span is not None:
-                start = self._origin[folded_span[0]]
-                end = self._origin[folded_span[1] - 1] + 1
-                return Evidence(quote=quote, start=start, end=end, alignment=Alignment.NORMALIZED)
-        return Evidence(quote=quote, alignment=Alignment.UNALIGNED)
+        start, end = _choose(spans, window, anchor)
+        return Evidence(quote=quote, start=start, end=end, alignment=alignment)
 
-    def _folded_index(self, original: int) -> int:
-        # First folded position whose origin is at or after `original`.
-        lo, hi = 0, len(self._origin)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self._origin[mid] < original:
-                lo = mid + 1
+    def align_record(self, quotes: Sequence[str], *, window: Span | None = None) -> list[Evidence]:
+        """Align a record's quotes; an ambiguous quote takes the occurrence nearest the others."""
+        found = [self.candidates(q) for q in quotes]
+        fixed = [spans[0][0] for _, spans in found if len(spans) == 1]
+        anchor = round(sum(fixed) / len(fixed)) if fixed else None
+        return [self.align(q, window=window, anchor=anchor) for q in quotes]
+
+    def candidates(self, quote: str) -> tuple[Alignment, list[Span]]:
+        """Every span the strictest successful strategy finds, in article order."""
+        if quote not in self._found:
+            self._found[quote] = self._search(quote)
+        return self._found[quote]
+
+    def _search(self, quote: str) -> tuple[Alignment, list[Span]]:
+        if not quote.strip():
+            return Alignment.UNALIGNED, []
+        spans = _all(self.text, quote)
+        if spans:
+            return Alignment.EXACT, spans
+        spans = self._normalized(quote)
+        if spans:
+            return Alignment.NORMALIZED, spans
+        pieces = [p for p in _ELLIPSIS.split(quote) if _WORD.search(p)]
+        if len(pieces) > 1:
+            spans = self._joined(pieces)
+            if spans:
+                return Alignment.NORMALIZED, spans
+        spans = self._fuzzy(quote)
+        if spans:
+            return Alignment.FUZZY, spans
+        return Alignment.UNALIGNED, []
+
+    def _normalized(self, quote: str) -> list[Span]:
+        folded = _SPACE.sub(" ", quote.translate(_FOLD)).strip()
+        for haystack, needle in (
+            (self._folded, folded),
+            (self._caseless, "".join(map(_fold_char, folded))),
+        ):
+            hits = _all(haystack, needle)
+            if hits:
+                return [(self._origin[a], self._origin[b - 1] + 1) for a, b in hits]
+        return self._word_run([w.casefold() for w in _WORD.findall(quote)])
+
+    def _word_run(self, keys: list[str]) -> list[Span]:
+        if not keys:
+            return []
+        n = len(keys)
+        return [
+            (self._words[i].start, self._words[i + n - 1].end)
+            for i in self._positions.get(keys[0], [])
+            if self._keys[i : i + n] == keys
+        ]
+
+    def _joined(self, pieces: list[str]) -> list[Span]:
+        spans: list[Span] = []
+        for first in self._piece(pieces[0]):
+            start, end = first
+            for piece in pieces[1:]:
+                following = [s for s in self._piece(piece) if end <= s[0] <= end + MAX_ELLIPSIS_GAP]
+                if not following:
+                    break
+                end = following[0][1]
             else:
-                hi = mid
-        return lo
+                spans.append((start, end))
+        return spans
+
+    def _piece(self, piece: str) -> list[Span]:
+        return _all(self.text, piece.strip()) or self._normalized(piece)
+
+    def _fuzzy(self, quote: str) -> list[Span]:
+        words = _WORD.findall(quote)
+        keys = [w.casefold() for w in words]
+        if len(keys) < FUZZY_MIN_WORDS:
+            return []
+        critical = {
+            key
+            for index, (word, key) in enumerate(zip(words, keys, strict=True))
+            if any(c.isdigit() for c in word) or (index > 0 and word[0].isupper())
+        }
+        spans: list[Span] = []
+        for origin in self._seeds(keys):
+            span = self._fuzzy_at(keys, critical, origin)
+            if span is not None and span not in spans:
+                spans.append(span)
+        return sorted(spans)
+
+    def _seeds(self, keys: list[str]) -> list[int]:
+        """Where the quote would start in the article, for each word pair the two share."""
+        origins: set[int] = set()
+        for i in range(len(keys) - 1):
+            for j in self._positions.get(keys[i], []):
+                if j + 1 < len(self._keys) and self._keys[j + 1] == keys[i + 1]:
+                    origins.add(j - i)
+        # Neighbouring origins are one alignment found from different pairs: keep one of each run.
+        kept: list[int] = []
+        for origin in sorted(origins):
+            if not kept or origin - kept[-1] > len(keys) // 2:
+                kept.append(origin)
+        return kept
+
+    def _fuzzy_at(self, keys: list[str], critical: set[str], origin: int) -> Span | None:
+        slack = max(3, len(keys) // 3)
+        lo = max(0, origin - slack)
+        hi = min(len(self._keys), origin + len(keys) + slack)
+        window = self._keys[lo:hi]
+        matched: list[int] = []  # article word indices, relative to lo
+        matched_quote: set[int] = set()
+        for op in LCSseq.opcodes(keys, window):
+            if op.tag == "equal":
+                matched.extend(range(op.dest_start, op.dest_end))
+                matched_quote.update(range(op.src_start, op.src_end))
+        if len(matched) < FUZZY_MIN_COVERAGE * len(keys):
+            return None
+        first, last = matched[0], matched[-1]
+        if len(matched) < FUZZY_MIN_DENSITY * (last - first + 1):
+            return None
+        span_keys = window[first : last + 1]
+        if not critical <= set(span_keys):
+            return None
+        for index, key in enumerate(keys):
+            if index in matched_quote or key in _FUNCTION_WORDS:
+                continue
+            if not any(fuzz.ratio(key, other) >= FUZZY_VARIANT_RATIO for other in span_keys):
+                return None
+        return self._words[lo + first].start, self._words[lo + last].end
 
 
-def _find(haystack: str, needle: str, lo: int, hi: int) -> tuple[int, int] | None:
-    """The occurrence inside [lo, hi) if there is one, else the first anywhere."""
-    at = haystack.find(needle, lo, hi)
-    if at < 0:
-        at = haystack.find(needle)
-    return (at, at + len(needle)) if at >= 0 else None
+class ReaskUnaligned:
+    """An `EvidenceCheck` that sends unaligned quotes back to the model, `budget` times at most.
+
+    Once the budget is spent it accepts the answer as it is; the merge stage then drops (or
+    flags) what is still unaligned. One instance serves one model call.
+    """
+
+    def __init__(self, aligner: Aligner, budget: int) -> None:
+        self._aligner = aligner
+        self._budget = budget
+
+    def __call__(self, quotes: Sequence[str], /) -> list[str]:
+        if self._budget <= 0:
+            return []
+        missing = [q for q in quotes if self._aligner.candidates(q)[0] is Alignment.UNALIGNED]
+        if missing:
+            self._budget -= 1
+        return missing
+
+
+def _all(haystack: str, needle: str) -> list[Span]:
+    spans: list[Span] = []
+    if not needle:
+        return spans
+    at = haystack.find(needle)
+    while at >= 0:
+        spans.append((at, at + len(needle)))
+        at = haystack.find(needle, at + 1)
+    return spans
+
+
+def _choose(spans: list[Span], window: Span | None, anchor: int | None) -> Span:
+    if anchor is not None:
+        return min(spans, key=lambda s: abs(s[0] - anchor))
+    if window is not None:
+        inside = [s for s in spans if window[0] <= s[0] and s[1] <= window[1]]
+        if inside:
+            return inside[0]
+    return spans[0]
 
 
 def _fold(text: str) -> tuple[str, list[int]]:
@@ -82,8 +282,7 @@ def _fold(text: str) -> tuple[str, list[int]]:
                 folded.append(" ")
                 origin.append(match.start())
             continue
-        piece = match.group().translate(_FOLD)
-        folded.extend(piece)
+        folded.extend(match.group().translate(_FOLD))
         origin.extend(range(match.start(), match.end()))
     if folded and folded[-1] == " ":
         folded.pop()

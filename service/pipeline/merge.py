@@ -1,7 +1,9 @@
 """Join the chunks' drafts into the response's records.
 
 - Drafts of types the caller did not ask for are left out.
-- Evidence quotes are grounded (`ground.Aligner`) inside the chunk they came from.
+- Evidence quotes are grounded (`ground.Aligner.align_record`) within the chunk they came from.
+- Unaligned evidence is dropped, and a record left with no evidence is dropped, each with a
+  warning; with `keep_ungrounded` both stay, flagged `unaligned`.
 - A record reported twice (the same content, typically from two overlapping chunks) is kept once,
   with the union of its evidence.
 - Records get ids `<prefix>-<n>` numbered by where their evidence starts in the article, so ids are
@@ -33,6 +35,8 @@ from service.pipeline.ground import Aligner
 
 _DRAFT_ONLY_FIELDS = {"ref", "evidence", "links"}
 
+R = TypeVar("R", bound=RecordBase)
+
 
 @dataclass(frozen=True)
 class ChunkDraft:
@@ -53,9 +57,6 @@ class _Entry:
         return min(starts) if starts else math.inf
 
 
-R = TypeVar("R", bound=RecordBase)
-
-
 @dataclass(frozen=True)
 class Merged:
     records: list[Record]
@@ -65,15 +66,26 @@ class Merged:
         return [r for r in self.records if isinstance(r, cls)]
 
 
-def merge(parts: list[ChunkDraft], aligner: Aligner, types: frozenset[RecordType]) -> Merged:
+def merge(
+    parts: list[ChunkDraft],
+    aligner: Aligner,
+    types: frozenset[RecordType],
+    *,
+    keep_ungrounded: bool = False,
+) -> Merged:
     warnings: list[ExtractionWarning] = []
     entries: dict[str, _Entry] = {}
     for index, part in enumerate(parts):
-        for draft in _drafts(part.draft):
+        for draft in part.draft.drafts:
             if draft.record_type not in types:
                 continue
-            window = (part.chunk.start, part.chunk.end)
-            evidence = [aligner.align(q, window=window) for q in draft.evidence]
+            evidence = aligner.align_record(
+                draft.evidence, window=(part.chunk.start, part.chunk.end)
+            )
+            if not keep_ungrounded:
+                evidence = _grounded_only(draft, evidence, warnings)
+                if not evidence:
+                    continue
             key = _content_key(draft)
             if key in entries:
                 entry = entries[key]
@@ -89,7 +101,7 @@ def merge(parts: list[ChunkDraft], aligner: Aligner, types: frozenset[RecordType
             entry.sources.append((index, draft))
 
     ids: dict[tuple[int, str], str] = {}
-    ordered: dict[RecordType, list[tuple[str, _Entry]]] = {t: [] for t in RecordType}
+    ordered: list[tuple[str, _Entry]] = []
     for record_type in RecordType:
         same_type = sorted(
             (e for e in entries.values() if e.record_type is record_type),
@@ -97,28 +109,47 @@ def merge(parts: list[ChunkDraft], aligner: Aligner, types: frozenset[RecordType
         )
         for n, entry in enumerate(same_type, start=1):
             record_id = f"{ID_PREFIX[record_type]}-{n}"
-            ordered[record_type].append((record_id, entry))
+            ordered.append((record_id, entry))
             for index, source in entry.sources:
                 ids[(index, source.ref)] = record_id
 
     records: list[Record] = []
-    for pairs in ordered.values():
-        for record_id, entry in pairs:
-            links = _links(record_id, entry, ids, warnings)
-            if any(e.alignment is Alignment.UNALIGNED for e in entry.evidence):
-                warnings.append(
-                    ExtractionWarning(
-                        code=WarningCode.EVIDENCE_UNALIGNED,
-                        message="an evidence quote was not found in the article",
-                        record_id=record_id,
-                    )
+    for record_id, entry in ordered:
+        links = _links(record_id, entry, ids, warnings)
+        if any(e.alignment is Alignment.UNALIGNED for e in entry.evidence):
+            warnings.append(
+                ExtractionWarning(
+                    code=WarningCode.EVIDENCE_UNALIGNED,
+                    message="an evidence quote was not found in the article; kept, flagged",
+                    record_id=record_id,
                 )
-            records.append(_record(record_id, entry, links))
+            )
+        records.append(_record(record_id, entry, links))
     return Merged(records=records, warnings=warnings)
 
 
-def _drafts(draft: ExtractionDraft) -> list[Draft]:
-    return [*draft.invitations, *draft.meetings, *draft.declarations, *draft.funding_asks]
+def _grounded_only(
+    draft: Draft, evidence: list[Evidence], warnings: list[ExtractionWarning]
+) -> list[Evidence]:
+    grounded = [e for e in evidence if e.alignment is not Alignment.UNALIGNED]
+    dropped = len(evidence) - len(grounded)
+    if dropped and grounded:
+        warnings.append(
+            ExtractionWarning(
+                code=WarningCode.EVIDENCE_DROPPED,
+                message=f"{dropped} quote(s) of a {draft.record_type.value} were not in the "
+                "article and were dropped",
+            )
+        )
+    elif dropped:
+        warnings.append(
+            ExtractionWarning(
+                code=WarningCode.RECORD_DROPPED,
+                message=f"a {draft.record_type.value} was dropped: none of its quotes are in "
+                f"the article ({draft.evidence[0][:120]!r})",
+            )
+        )
+    return grounded
 
 
 def _content_key(draft: Draft) -> str:

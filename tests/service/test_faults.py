@@ -252,3 +252,49 @@ async def test_deadline_caps_the_whole_extraction(make_settings: SettingsFactory
     assert problem_type(response) == "deadline-exceeded"
     # Not a timing target: only proof that the 30 s upstream was not waited for.
     assert loop.time() - started < 10
+
+
+def with_fabricated_quote(answer: dict[str, Any]) -> dict[str, Any]:
+    """The same answer with the funding ask's evidence replaced by an invented sentence."""
+    changed: dict[str, Any] = json.loads(json.dumps(answer))
+    changed["funding_asks"][0]["evidence"] = [
+        "The US president has reportedly requested a contribution of USD2 billion from any "
+        "country seeking a permanent seat on the Board."
+    ]
+    return changed
+
+
+async def test_quote_not_in_the_article_is_reasked_through_validation_context(
+    settings: Settings,
+    upstream: respx.MockRouter,
+    board_of_peace: dict[str, Any],
+    board_of_peace_answer: dict[str, Any],
+) -> None:
+    route = upstream.post(COMPLETIONS).mock(
+        side_effect=[ok(with_fabricated_quote(board_of_peace_answer)), ok(board_of_peace_answer)]
+    )
+    response = await extract(settings, board_of_peace["text"])
+    assert response.status_code == 200, response.text
+    assert route.call_count == 2
+    reask = json.dumps(json.loads(route.calls.last.request.content)["messages"][-1])
+    assert "not in the article" in reask
+    assert "USD2 billion" in reask
+    assert len(response.json()["funding_asks"]) == 1
+    assert response.json()["warnings"] == []
+
+
+async def test_quote_still_not_in_the_article_after_reasks_drops_the_record(
+    settings: Settings,
+    upstream: respx.MockRouter,
+    board_of_peace: dict[str, Any],
+    board_of_peace_answer: dict[str, Any],
+) -> None:
+    route = upstream.post(COMPLETIONS).mock(
+        return_value=ok(with_fabricated_quote(board_of_peace_answer))
+    )
+    response = await extract(settings, board_of_peace["text"])
+    assert response.status_code == 200, response.text
+    assert route.call_count == settings.reasks + 1
+    body = response.json()
+    assert body["funding_asks"] == []
+    assert [w["code"] for w in body["warnings"]] == ["record_dropped"]

@@ -65,14 +65,41 @@ def test_types_not_asked_for_are_left_out_and_links_to_them_dropped(
     assert [(w.code, w.record_id) for w in merged.warnings] == [("link_dropped", "fund-1")]
 
 
-def test_unaligned_evidence_is_kept_and_flagged(
+FABRICATED = "Trump demanded USD2 billion from every member."
+
+
+def test_a_record_with_no_quote_in_the_article_is_dropped(
     board_of_peace: dict[str, Any], answer: dict[str, Any]
 ) -> None:
     text = board_of_peace["text"]
-    answer["funding_asks"][0]["evidence"] = ["Trump demanded USD2 billion from every member."]
+    answer["funding_asks"][0]["evidence"] = [FABRICATED]
+    merged = merge(one_chunk(text, answer), Aligner(text), ALL)
+    assert not [r for r in merged.records if r.id.startswith("fund")]
+    assert [w.code for w in merged.warnings] == ["record_dropped"]
+    # The invitation that linked to nothing now is unaffected; links to it still resolve.
+    assert len(merged.records) == 5
+
+
+def test_a_quote_not_in_the_article_is_dropped_from_a_grounded_record(
+    board_of_peace: dict[str, Any], answer: dict[str, Any]
+) -> None:
+    text = board_of_peace["text"]
+    answer["funding_asks"][0]["evidence"].append(FABRICATED)
     merged = merge(one_chunk(text, answer), Aligner(text), ALL)
     fund = next(r for r in merged.records if r.id == "fund-1")
+    assert [e.alignment for e in fund.evidence] == ["exact"]
+    assert [w.code for w in merged.warnings] == ["evidence_dropped"]
+
+
+def test_keep_ungrounded_keeps_and_flags(
+    board_of_peace: dict[str, Any], answer: dict[str, Any]
+) -> None:
+    text = board_of_peace["text"]
+    answer["funding_asks"][0]["evidence"] = [FABRICATED]
+    merged = merge(one_chunk(text, answer), Aligner(text), ALL, keep_ungrounded=True)
+    fund = next(r for r in merged.records if r.id == "fund-1")
     assert fund.evidence[0].alignment == "unaligned"
+    assert fund.evidence[0].start is None
     assert [(w.code, w.record_id) for w in merged.warnings] == [("evidence_unaligned", "fund-1")]
 
 
