@@ -18,6 +18,7 @@ from service.settings import Settings
 from tests.fakes import BASE_URL, MODEL
 
 DATA = Path(__file__).parent / "data"
+CORPUS = Path(__file__).parents[1] / "evals" / "corpus" / "articles.jsonl"
 
 SettingsFactory = Callable[..., Settings]
 
@@ -33,8 +34,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="session")
 def articles() -> dict[str, dict[str, Any]]:
-    """Corpus articles copied unedited into tests/data, by id."""
-    lines = (DATA / "articles.jsonl").read_text(encoding="utf-8").splitlines()
+    """The corpus articles (copied unedited into evals/corpus), by id."""
+    lines = CORPUS.read_text(encoding="utf-8").splitlines()
     return {a["id"]: a for a in map(json.loads, lines)}
 
 

@@ -14,7 +14,8 @@ Strategies, strictest first; the first that finds the quote decides its `alignme
    - at least `FUZZY_MIN_COVERAGE` of the quote's words appear, in order, in the span;
    - matched words make up at least `FUZZY_MIN_DENSITY` of the span's words;
    - every *critical* word of the quote (one with a digit, or capitalized past its first word)
-     is in the span, spelled the same: a quote that changes a name or a figure is not grounded;
+     is matched in place, spelled the same: a quote that changes a name or a figure is not
+     grounded, even when the new name or figure occurs nearby;
    - every other quote word missing from the span is a function word or a close variant
      (rapidfuzz ratio >= `FUZZY_VARIANT_RATIO`) of a span word: inflection and typos pass, a
      different verb does not.
@@ -28,6 +29,7 @@ record's `anchor`), then the first inside the chunk the quote came from, then th
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -53,14 +55,16 @@ _FOLD = str.maketrans(
     }
 )
 _SPACE = re.compile(r"\s+")
-_WORD = re.compile(r"\w+")
+_EDGE_PUNCTUATION = "\"'()[].,;:!?-"
+# A word, or a number with its thousands separators and decimals kept whole ("55,000" == "55000").
+_WORD = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\w+")
 _ELLIPSIS = re.compile(r"\s*(?:\[\s*(?:\.\.\.|\u2026)\s*\]|\.\.\.|\u2026)\s*")
 # Words a model may drop or swap without changing what a quote attests.
 _FUNCTION_WORDS = frozenset({
     "a", "an", "the", "of", "to", "in", "on", "at", "for", "by", "with", "from", "and", "or",
     "but", "as", "is", "are", "was", "were", "be", "been", "has", "have", "had", "will",
     "would", "that", "this", "these", "those", "it", "its", "their", "his", "her", "which",
-    "who", "whom", "than", "then", "also", "not", "no", "said", "says",
+    "who", "whom", "than", "then", "also", "said", "says",
 })  # fmt: skip
 
 
@@ -69,6 +73,10 @@ class _Word:
     key: str  # case-folded
     start: int
     end: int
+
+
+def _key(word: str) -> str:
+    return word.replace(",", "").casefold()
 
 
 def _fold_char(char: str) -> str:
@@ -84,9 +92,7 @@ class Aligner:
         self.text = text
         self._folded, self._origin = _fold(text)
         self._caseless = "".join(map(_fold_char, self._folded))
-        self._words = [
-            _Word(m.group().casefold(), m.start(), m.end()) for m in _WORD.finditer(text)
-        ]
+        self._words = [_Word(_key(m.group()), m.start(), m.end()) for m in _WORD.finditer(text)]
         self._keys = [w.key for w in self._words]
         self._positions: dict[str, list[int]] = {}
         for index, key in enumerate(self._keys):
@@ -145,7 +151,9 @@ class Aligner:
             hits = _all(haystack, needle)
             if hits:
                 return [(self._origin[a], self._origin[b - 1] + 1) for a, b in hits]
-        return self._word_run([w.casefold() for w in _WORD.findall(quote)])
+        return [
+            self._widen(s, quote) for s in self._word_run([_key(w) for w in _WORD.findall(quote)])
+        ]
 
     def _word_run(self, keys: list[str]) -> list[Span]:
         if not keys:
@@ -175,60 +183,112 @@ class Aligner:
 
     def _fuzzy(self, quote: str) -> list[Span]:
         words = _WORD.findall(quote)
-        keys = [w.casefold() for w in words]
+        keys = [_key(w) for w in words]
         if len(keys) < FUZZY_MIN_WORDS:
             return []
         critical = {
-            key
-            for index, (word, key) in enumerate(zip(words, keys, strict=True))
+            index
+            for index, word in enumerate(words)
             if any(c.isdigit() for c in word) or (index > 0 and word[0].isupper())
         }
         spans: list[Span] = []
         for origin in self._seeds(keys):
             span = self._fuzzy_at(keys, critical, origin)
             if span is not None and span not in spans:
-                spans.append(span)
+                spans.append(self._widen(span, quote))
         return sorted(spans)
 
+    def _widen(self, span: Span, quote: str) -> Span:
+        """Take in the punctuation the quote opens or closes with (a quote mark, a full stop)
+        when the article has it right there too: word matching alone leaves it out."""
+        start, end = span
+        quote = quote.strip().translate(_FOLD)
+        lead = len(quote) - len(quote.lstrip(_EDGE_PUNCTUATION))
+        if lead and self.text[max(0, start - lead) : start].translate(_FOLD) == quote[:lead]:
+            start -= lead
+        trail = len(quote) - len(quote.rstrip(_EDGE_PUNCTUATION))
+        if trail and self.text[end : end + trail].translate(_FOLD) == quote[len(quote) - trail :]:
+            end += trail
+        return start, end
+
     def _seeds(self, keys: list[str]) -> list[int]:
-        """Where the quote would start in the article, for each word pair the two share."""
-        origins: set[int] = set()
+        """Where the quote would start in the article, voted by the word pairs the two share."""
+        votes: Counter[int] = Counter()
         for i in range(len(keys) - 1):
             for j in self._positions.get(keys[i], []):
                 if j + 1 < len(self._keys) and self._keys[j + 1] == keys[i + 1]:
-                    origins.add(j - i)
-        # Neighbouring origins are one alignment found from different pairs: keep one of each run.
-        kept: list[int] = []
-        for origin in sorted(origins):
-            if not kept or origin - kept[-1] > len(keys) // 2:
-                kept.append(origin)
-        return kept
+                    votes[j - i] += 1
+        # Nearby origins are one alignment seen through a dropped or added word: keep the
+        # best-supported origin of each run.
+        seeds: list[int] = []
+        run: list[int] = []
+        for origin in sorted(votes):
+            if run and origin - run[-1] > len(keys) // 2:
+                seeds.append(max(run, key=votes.__getitem__))
+                run = []
+            run.append(origin)
+        if run:
+            seeds.append(max(run, key=votes.__getitem__))
+        return seeds
 
-    def _fuzzy_at(self, keys: list[str], critical: set[str], origin: int) -> Span | None:
+    def _fuzzy_at(self, keys: list[str], critical: set[int], origin: int) -> Span | None:
         slack = max(3, len(keys) // 3)
-        lo = max(0, origin - slack)
-        hi = min(len(self._keys), origin + len(keys) + slack)
-        window = self._keys[lo:hi]
-        matched: list[int] = []  # article word indices, relative to lo
-        matched_quote: set[int] = set()
-        for op in LCSseq.opcodes(keys, window):
-            if op.tag == "equal":
-                matched.extend(range(op.dest_start, op.dest_end))
-                matched_quote.update(range(op.src_start, op.src_end))
-        if len(matched) < FUZZY_MIN_COVERAGE * len(keys):
+        pairs = self._matches(keys, origin - slack, origin + len(keys) + slack)
+        if pairs:
+            # LCS breaks ties arbitrarily, and in a wide window a tie can pick a far-off copy of
+            # a word; aligning again in the window the first pass found keeps the match compact.
+            pairs = self._matches(keys, pairs[0][1] - 2, pairs[-1][1] + 3)
+        if len(pairs) < FUZZY_MIN_COVERAGE * len(keys):
             return None
-        first, last = matched[0], matched[-1]
-        if len(matched) < FUZZY_MIN_DENSITY * (last - first + 1):
+        first, last = pairs[0][1], pairs[-1][1]
+        if len(pairs) < FUZZY_MIN_DENSITY * (last - first + 1):
             return None
-        span_keys = window[first : last + 1]
-        if not critical <= set(span_keys):
+        matched_quote = {q for q, _ in pairs}
+        # A name or a figure must be matched in place, not merely occur somewhere nearby.
+        if not critical <= matched_quote:
             return None
+        span_keys = self._keys[first : last + 1]
         for index, key in enumerate(keys):
             if index in matched_quote or key in _FUNCTION_WORDS:
                 continue
             if not any(fuzz.ratio(key, other) >= FUZZY_VARIANT_RATIO for other in span_keys):
                 return None
-        return self._words[lo + first].start, self._words[lo + last].end
+        return self._words[first].start, self._words[last].end
+
+    def _matches(self, keys: list[str], lo: int, hi: int) -> list[tuple[int, int]]:
+        """(quote word, article word) pairs of the LCS of `keys` and article words [lo, hi)."""
+        lo, hi = max(0, lo), min(len(self._keys), hi)
+        pairs: list[tuple[int, int]] = []
+        for op in LCSseq.opcodes(keys, self._keys[lo:hi]):
+            if op.tag == "equal":
+                quote_words = range(op.src_start, op.src_end)
+                pairs.extend(
+                    zip(quote_words, range(lo + op.dest_start, lo + op.dest_end), strict=True)
+                )
+        # A lone match across a gap at either end is chance, not where the quote begins or ends;
+        # the word it stood for may still match right next to the rest.
+        while len(pairs) > 1 and _stray(pairs[0], pairs[1]):
+            pairs.pop(0)
+        while len(pairs) > 1 and _stray(pairs[-2], pairs[-1]):
+            pairs.pop()
+        if pairs:
+            q, j = pairs[0]
+            while q > 0 and j > 0 and keys[q - 1] == self._keys[j - 1]:
+                q, j = q - 1, j - 1
+                pairs.insert(0, (q, j))
+            q, j = pairs[-1]
+            while (
+                q + 1 < len(keys) and j + 1 < len(self._keys) and keys[q + 1] == self._keys[j + 1]
+            ):
+                q, j = q + 1, j + 1
+                pairs.append((q, j))
+        return pairs
+
+
+def _stray(before: tuple[int, int], after: tuple[int, int]) -> bool:
+    """Two matched pairs that sit further apart in the article than in the quote, by more than
+    one word: the edge one is a chance match, not where the quote begins or ends."""
+    return (after[1] - before[1]) - (after[0] - before[0]) > 1
 
 
 class ReaskUnaligned:

@@ -88,3 +88,73 @@ def test_text_not_in_the_article_is_unaligned(
 
 def test_whitespace_only_quote_is_unaligned() -> None:
     assert Aligner("some   text").align("   ").alignment is Alignment.UNALIGNED
+
+
+DAVOS = (
+    "Dmitriev will meet members of the US delegation, including Trump envoys Steve Witkoff "
+    "and Jared Kushner, on 20 January, to continue discussions on resolving the ongoing "
+    "conflict in Ukraine."
+)
+
+
+@pytest.mark.parametrize(
+    ("quote", "alignment"),
+    [
+        (DAVOS, Alignment.EXACT),
+        (DAVOS.lower(), Alignment.NORMALIZED),
+        (DAVOS.replace(",", ""), Alignment.NORMALIZED),
+        (
+            "Dmitriev will meet members of the US delegation ... to continue discussions on "
+            "resolving the ongoing conflict in Ukraine.",
+            Alignment.NORMALIZED,
+        ),
+        (DAVOS.replace("the ongoing ", ""), Alignment.FUZZY),
+        (DAVOS.replace("discussions", "discussion"), Alignment.FUZZY),
+    ],
+    ids=["exact", "lowercased", "no commas", "ellipsis", "word dropped", "inflected"],
+)
+def test_perturbed_quotes_align_to_the_sentence(
+    quote: str, alignment: Alignment, articles: dict[str, dict[str, Any]]
+) -> None:
+    text = articles[BOP]["text"]
+    evidence = Aligner(text).align(quote)
+    assert evidence.alignment is alignment
+    assert (evidence.start, evidence.end) == (text.index(DAVOS), text.index(DAVOS) + len(DAVOS))
+
+
+@pytest.mark.parametrize(
+    "quote",
+    [
+        DAVOS.replace("Witkoff", "Pompeo"),
+        DAVOS.replace("20 January", "21 January"),
+        DAVOS.replace("will meet", "refused to meet"),
+        DAVOS.replace("US delegation", "UK delegation"),
+    ],
+    ids=["name", "date", "verb", "country"],
+)
+def test_a_changed_detail_is_not_grounded_even_as_fuzzy(
+    quote: str, articles: dict[str, dict[str, Any]]
+) -> None:
+    assert Aligner(articles[BOP]["text"]).align(quote).alignment is Alignment.UNALIGNED
+
+
+def test_an_ambiguous_quote_takes_the_occurrence_near_its_record(
+    articles: dict[str, dict[str, Any]],
+) -> None:
+    text = articles[BOP]["text"]
+    later = "From the US side, Trump\u2019s envoys Witkoff and Kushner attended"
+    evidence = Aligner(text).align_record([later, "Witkoff and Kushner"])
+    assert evidence[1].start == text.index("Witkoff and Kushner", text.index(later))
+    assert evidence[1].start != text.index("Witkoff and Kushner")
+
+
+@given(data=st.data())
+def test_spans_always_index_the_original_text(
+    data: st.DataObject, articles: dict[str, dict[str, Any]]
+) -> None:
+    text = data.draw(st.sampled_from([a["text"] for a in articles.values()]))
+    quote = data.draw(st.text(min_size=1, max_size=80) | st.sampled_from(text.split("\n")))
+    evidence = Aligner(text).align(quote)
+    if evidence.start is not None and evidence.end is not None:
+        assert 0 <= evidence.start < evidence.end <= len(text)
+        assert text[evidence.start : evidence.end].strip()

@@ -1,0 +1,194 @@
+"""The grounding perturbation suite: real quotes as models mangle them, and fabricated ones.
+
+Every case is built deterministically from a sentence of a corpus article. Positive cases keep
+what the sentence attests and must align to the sentence's own span; negative cases change a
+name or a figure, or quote another article, and must not align at all.
+
+Used by `tests/evals/test_grounding_suite.py` (the aligner must pass every case kind) and by
+`bench/grounding.py` (accuracy next to an exact-match baseline and LangExtract's WordAligner).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+CORPUS = Path(__file__).parent / "corpus" / "articles.jsonl"
+
+# A sentence: a capital or opening quote, then up to ~280 characters without an end mark (a
+# period inside a number, "5.3", is not one), then the end mark.
+_SENTENCE = re.compile(r"[A-Z\"\u201c](?:[^.!?]|\.(?=\d)){40,280}[.!?](?!\d)")
+_WORD = re.compile(r"\w+")
+_NUMBER = re.compile(r"\d+")
+
+
+class Kind(StrEnum):
+    VERBATIM = "verbatim"
+    REFLOWED = "reflowed"  # line breaks and indents collapsed
+    TYPOGRAPHY = "typography"  # straight quotes curled, or curly ones straightened
+    LOWERCASED = "lowercased"
+    NO_PUNCTUATION = "no_punctuation"
+    ELLIPSIS = "ellipsis"  # a middle stretch cut out and replaced by "..."
+    WORD_DROPPED = "word_dropped"  # one middle word left out
+    INFLECTED = "inflected"  # one word's ending changed
+    NAME_CHANGED = "name_changed"  # negative: a capitalized word swapped for another
+    NUMBER_CHANGED = "number_changed"  # negative: a figure changed
+    OTHER_ARTICLE = "other_article"  # negative: a sentence from another article
+
+
+NEGATIVE = frozenset({Kind.NAME_CHANGED, Kind.NUMBER_CHANGED, Kind.OTHER_ARTICLE})
+
+
+@dataclass(frozen=True)
+class Case:
+    article_id: str
+    kind: Kind
+    quote: str
+    expected: tuple[int, int] | None  # the span it must align to; None: must not align
+
+    @property
+    def negative(self) -> bool:
+        return self.expected is None
+
+
+def load_articles(path: Path = CORPUS) -> dict[str, str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return {a["id"]: a["text"] for a in map(json.loads, lines)}
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _SENTENCE.finditer(text)]
+
+
+def cases(articles: dict[str, str], per_article: int = 4) -> Iterator[Case]:
+    ids = sorted(articles)
+    for article_id in ids:
+        text = articles[article_id]
+        rng = random.Random(article_id)  # noqa: S311 - reproducible sampling, not security
+        spans = sentences(text)
+        for start, end in rng.sample(spans, min(per_article, len(spans))):
+            sentence = text[start:end]
+            for kind, make in _PERTURBATIONS.items():
+                quote = make(sentence, rng)
+                if quote is None or (quote == sentence and kind is not Kind.VERBATIM):
+                    continue
+                expected = None if kind in NEGATIVE else (start, end)
+                if expected is None and _occurs(quote, text):
+                    continue  # the "changed" quote happens to be true elsewhere in the article
+                yield Case(article_id, kind, quote, expected)
+        other = articles[ids[(ids.index(article_id) + 1) % len(ids)]]
+        foreign = [other[s:e] for s, e in sentences(other) if not _occurs(other[s:e], text)]
+        if foreign:
+            yield Case(article_id, Kind.OTHER_ARTICLE, rng.choice(foreign), None)
+
+
+def _occurs(quote: str, text: str) -> bool:
+    squash = " ".join(_WORD.findall(quote)).casefold()
+    return squash in " ".join(_WORD.findall(text)).casefold()
+
+
+def _reflowed(sentence: str, _rng: random.Random) -> str:
+    return " ".join(sentence.split())
+
+
+def _typography(sentence: str, _rng: random.Random) -> str | None:
+    if '"' in sentence:
+        curled = re.sub(r'"(\w)', "\u201c\\1", sentence)
+        return " ".join(curled.replace('"', "\u201d").split())
+    if any(c in sentence for c in "\u201c\u201d\u2019"):
+        straight = sentence.replace("\u201c", '"').replace("\u201d", '"').replace("\u2019", "'")
+        return " ".join(straight.split())
+    return None
+
+
+def _lowercased(sentence: str, _rng: random.Random) -> str:
+    return " ".join(sentence.lower().split())
+
+
+def _no_punctuation(sentence: str, _rng: random.Random) -> str | None:
+    stripped = re.sub(r"[,;:\"\u201c\u201d()]", "", sentence)
+    return " ".join(stripped.split()) if stripped != sentence else None
+
+
+def _ellipsis(sentence: str, rng: random.Random) -> str | None:
+    words = sentence.split()
+    if len(words) < 12:
+        return None
+    cut = rng.randrange(4, len(words) - 6)
+    return " ".join(words[:cut]) + " ... " + " ".join(words[cut + 3 :])
+
+
+def _word_dropped(sentence: str, rng: random.Random) -> str | None:
+    words = sentence.split()
+    middle = [i for i in range(3, len(words) - 3) if words[i].isalpha() and words[i].islower()]
+    if len(words) < 10 or not middle:
+        return None
+    drop = rng.choice(middle)
+    return " ".join(words[:drop] + words[drop + 1 :])
+
+
+def _inflected(sentence: str, rng: random.Random) -> str | None:
+    words = sentence.split()
+    candidates = [
+        i for i in range(2, len(words) - 1) if words[i].isalpha() and words[i].islower()
+        and len(words[i]) > 4
+    ]  # fmt: skip
+    if len(words) < 8 or not candidates:
+        return None
+    i = rng.choice(candidates)
+    words[i] = words[i][:-1] if words[i].endswith("s") else words[i] + "s"
+    return " ".join(words)
+
+
+_NAMES = ("Canada", "Brazil", "Smith", "Tokyo", "Kenya", "Norway", "Lopez", "Geneva")
+
+
+def _name_changed(sentence: str, rng: random.Random) -> str | None:
+    words = sentence.split()
+    names = [
+        i for i in range(1, len(words))
+        if words[i][:1].isupper() and words[i].isalpha() and len(words[i]) > 2
+    ]  # fmt: skip
+    if not names:
+        return None
+    i = rng.choice(names)
+    words[i] = next(n for n in _NAMES if n != words[i])
+    return " ".join(words)
+
+
+def _number_changed(sentence: str, _rng: random.Random) -> str | None:
+    match = _NUMBER.search(sentence)
+    if match is None:
+        return None
+    changed = str(int(match.group()) + 1)
+    return " ".join((sentence[: match.start()] + changed + sentence[match.end() :]).split())
+
+
+_PERTURBATIONS: dict[Kind, Callable[[str, random.Random], str | None]] = {
+    Kind.VERBATIM: lambda s, _r: s,
+    Kind.REFLOWED: _reflowed,
+    Kind.TYPOGRAPHY: _typography,
+    Kind.LOWERCASED: _lowercased,
+    Kind.NO_PUNCTUATION: _no_punctuation,
+    Kind.ELLIPSIS: _ellipsis,
+    Kind.WORD_DROPPED: _word_dropped,
+    Kind.INFLECTED: _inflected,
+    Kind.NAME_CHANGED: _name_changed,
+    Kind.NUMBER_CHANGED: _number_changed,
+}
+
+
+def correct(case: Case, span: tuple[int, int] | None, *, min_overlap: float = 0.9) -> bool:
+    """A negative case is right when nothing aligned; a positive one when the span found covers
+    the expected one with an intersection-over-union of at least `min_overlap`."""
+    if case.expected is None or span is None:
+        return case.expected is None and span is None
+    (a, b), (c, d) = case.expected, span
+    inter = max(0, min(b, d) - max(a, c))
+    union = max(b, d) - min(a, c)
+    return inter / union >= min_overlap
