@@ -14,8 +14,11 @@ from schemas.api import (
 from schemas.common import (
     Actor,
     ActorKind,
+    ActorMention,
     Alignment,
+    CanonicalActor,
     DateGranularity,
+    DateIssue,
     DateMention,
     Evidence,
     Link,
@@ -42,8 +45,11 @@ from schemas.records import (
 __all__ = [
     "Actor",
     "ActorKind",
+    "ActorMention",
     "Alignment",
+    "CanonicalActor",
     "DateGranularity",
+    "DateIssue",
     "DateMention",
     "Declaration",
     "DeclarationKind",

@@ -16,7 +16,7 @@ from pydantic import (
     StringConstraints,
 )
 
-from schemas.common import Frozen, RecordId, RecordType
+from schemas.common import CanonicalActor, Frozen, RecordId, RecordType
 from schemas.records import Declaration, FundingAsk, Invitation, Meeting
 
 ArticleId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -82,6 +82,10 @@ class ExtractionResponse(Frozen):
     """The records found in one article, by type, with how they were produced."""
 
     id: ArticleId | None = None
+    actors: list[CanonicalActor] = Field(
+        default_factory=list,
+        description="Every actor the records name, once each; record actors point here by id.",
+    )
     invitations: list[Invitation] = Field(default_factory=list)
     meetings: list[Meeting] = Field(default_factory=list)
     declarations: list[Declaration] = Field(default_factory=list)

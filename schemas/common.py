@@ -78,6 +78,30 @@ class Actor(Frozen):
     )
 
 
+ActorId = Annotated[
+    str,
+    StringConstraints(pattern=r"^act-[1-9][0-9]*$"),
+    Field(description="Id of an entry in the response's `actors`, stable within the response."),
+]
+
+
+class ActorMention(Actor):
+    """An actor as one record names it, tied to the response's canonical actor by `id`."""
+
+    id: ActorId
+
+
+class CanonicalActor(Frozen):
+    """One actor of the article, however many ways the article names it."""
+
+    id: ActorId
+    canonical_name: Text
+    kind: ActorKind
+    country: CountryCode | None = None
+    names: list[Text] = Field(description="Every way the records name it, as written.")
+    roles: list[Text] = Field(default_factory=list, description="Every role given to it.")
+
+
 class Money(Frozen):
     """An amount of money: the text as written plus its machine-comparable value."""
 
@@ -97,17 +121,29 @@ class DateGranularity(StrEnum):
     APPROXIMATE = "approximate"
 
 
-class DateMention(Frozen):
-    """A date or time window as written, with its normalized form once resolved.
+class DateIssue(StrEnum):
+    """Why a date as written has no window."""
 
-    `start` and `end` are both inclusive; a single day has start == end. They stay empty when
-    the text cannot be resolved (for example a weekday with no publication date to anchor it).
+    NO_PUBLICATION_DATE = "no_publication_date"
+    """Relative ("this week", "on Tuesday") and the request gave no `published_at`."""
+    YEAR_UNKNOWN = "year_unknown"
+    """Month and day are known, the year is not (no `published_at` to infer it from)."""
+    UNRECOGNIZED = "unrecognized"
+    """Not a date expression attache knows ("soon", "in due course")."""
+
+
+class DateMention(Frozen):
+    """A date or time window as written, and its normalized form.
+
+    `start` and `end` are both inclusive (a single day has start == end), resolved against the
+    article's publication date. When they cannot be, both are null and `unresolved` says why.
     """
 
     text: Text = Field(description="The date as written: 'on 20 January', 'this week'.")
     start: dt.date | None = None
     end: dt.date | None = None
     granularity: DateGranularity | None = None
+    unresolved: DateIssue | None = None
 
     @model_validator(mode="after")
     def _window_is_ordered(self) -> Self:
@@ -115,6 +151,10 @@ class DateMention(Frozen):
             raise ValueError("start and end are set together or not at all")
         if self.start is not None and self.end is not None and self.end < self.start:
             raise ValueError("end precedes start")
+        if (self.start is None) == (self.unresolved is None) and self.start is None:
+            raise ValueError("an unresolved date says why")
+        if self.start is not None and (self.unresolved is not None or self.granularity is None):
+            raise ValueError("a resolved date has a granularity and no issue")
         return self
 
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Annotated, ClassVar, Protocol, Self
+from typing import Annotated, ClassVar, Generic, Protocol, Self, TypeVar
 
 from pydantic import Field, StringConstraints, ValidationInfo, model_validator
 
 from schemas.common import (
     Actor,
+    ActorMention,
     DateMention,
     Evidence,
     Frozen,
@@ -32,7 +33,8 @@ from schemas.common import (
     Text,
 )
 
-Actors = Annotated[list[Actor], Field(min_length=1)]
+# The model names actors (`Actor`); the API ties each to a canonical actor (`ActorMention`).
+A = TypeVar("A", bound=Actor)
 Texts = Annotated[list[Text], Field(default_factory=list)]
 
 
@@ -94,13 +96,13 @@ class FundingStatus(StrEnum):
 # --- content fields, written once ------------------------------------------------------------
 
 
-class InvitationFields(Frozen):
+class InvitationFields(Frozen, Generic[A]):
     """Someone asks someone to join a body, attend an event, visit or meet."""
 
     record_type: ClassVar[RecordType] = RecordType.INVITATION
 
-    inviters: Actors
-    invitees: Actors
+    inviters: Annotated[list[A], Field(min_length=1)]
+    invitees: Annotated[list[A], Field(min_length=1)]
     target: Text = Field(description="What the invitation is to: 'the Gaza Board of Peace'.")
     target_kind: InvitationTarget
     channel: InvitationChannel = InvitationChannel.UNSPECIFIED
@@ -108,27 +110,27 @@ class InvitationFields(Frozen):
     conditions: Texts
 
 
-class MeetingFields(Frozen):
+class MeetingFields(Frozen, Generic[A]):
     """Two or more parties meet, in person or remotely: proposed, planned, held or cancelled."""
 
     record_type: ClassVar[RecordType] = RecordType.MEETING
 
-    participants: Actors
-    host: Actor | None = None
+    participants: Annotated[list[A], Field(min_length=1)]
+    host: A | None = None
     place: Text | None = Field(default=None, description="Where, as written: 'Davos'.")
     status: MeetingStatus
     topics: Texts
     format: MeetingFormat | None = None
 
 
-class DeclarationFields(Frozen):
+class DeclarationFields(Frozen, Generic[A]):
     """A statement, agreement or pledge issued or signed by one or more parties."""
 
     record_type: ClassVar[RecordType] = RecordType.DECLARATION
 
     kind: DeclarationKind
     title: Text | None = Field(default=None, description="Its name, if the article gives one.")
-    issuers: Actors
+    issuers: Annotated[list[A], Field(min_length=1)]
     occasion: Text | None = Field(
         default=None, description="The meeting or event it came from: 'the Paris meeting'."
     )
@@ -136,13 +138,13 @@ class DeclarationFields(Frozen):
     commitments: Texts
 
 
-class FundingAskFields(Frozen):
+class FundingAskFields(Frozen, Generic[A]):
     """An appeal for money: a request, not money already given."""
 
     record_type: ClassVar[RecordType] = RecordType.FUNDING_ASK
 
-    requester: Actor
-    addressees: Annotated[list[Actor], Field(default_factory=list)]
+    requester: A
+    addressees: Annotated[list[A], Field(default_factory=list)]
     amount: Money | None = None
     purpose: Text | None = None
     conditions: Texts
@@ -173,19 +175,19 @@ class DraftBase(Frozen):
     links: Annotated[list[DraftLink], Field(default_factory=list)]
 
 
-class InvitationDraft(DraftBase, InvitationFields):
+class InvitationDraft(DraftBase, InvitationFields[Actor]):
     pass
 
 
-class MeetingDraft(DraftBase, MeetingFields):
+class MeetingDraft(DraftBase, MeetingFields[Actor]):
     pass
 
 
-class DeclarationDraft(DraftBase, DeclarationFields):
+class DeclarationDraft(DraftBase, DeclarationFields[Actor]):
     pass
 
 
-class FundingAskDraft(DraftBase, FundingAskFields):
+class FundingAskDraft(DraftBase, FundingAskFields[Actor]):
     pass
 
 
@@ -246,19 +248,19 @@ class RecordBase(Frozen):
 
 
 # Base order sets the JSON field order: id, then the content fields, then evidence, date, links.
-class Invitation(RecordBase, InvitationFields, Identified):
+class Invitation(RecordBase, InvitationFields[ActorMention], Identified):
     pass
 
 
-class Meeting(RecordBase, MeetingFields, Identified):
+class Meeting(RecordBase, MeetingFields[ActorMention], Identified):
     pass
 
 
-class Declaration(RecordBase, DeclarationFields, Identified):
+class Declaration(RecordBase, DeclarationFields[ActorMention], Identified):
     pass
 
 
-class FundingAsk(RecordBase, FundingAskFields, Identified):
+class FundingAsk(RecordBase, FundingAskFields[ActorMention], Identified):
     pass
 
 

@@ -7,6 +7,7 @@ async with Extractor.open(Settings()) as extractor:
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
@@ -36,6 +37,7 @@ from service.pipeline.call import DraftSource, call
 from service.pipeline.chunk import Chunk, split
 from service.pipeline.ground import Aligner, ReaskUnaligned
 from service.pipeline.merge import ChunkDraft, merge
+from service.pipeline.normalize import normalize
 from service.settings import Settings
 
 
@@ -98,6 +100,7 @@ class Extractor:
             request.types,
             keep_ungrounded=self.settings.keep_ungrounded,
         )
+        normalized = normalize(merged.drafts, _day(request.published_at))
         warnings = list(merged.warnings)
         if len(chunks) > 1:
             warnings.insert(
@@ -109,10 +112,11 @@ class Extractor:
             )
         return ExtractionResponse(
             id=request.id,
-            invitations=merged.of_type(Invitation),
-            meetings=merged.of_type(Meeting),
-            declarations=merged.of_type(Declaration),
-            funding_asks=merged.of_type(FundingAsk),
+            actors=normalized.actors,
+            invitations=normalized.of_type(Invitation),
+            meetings=normalized.of_type(Meeting),
+            declarations=normalized.of_type(Declaration),
+            funding_asks=normalized.of_type(FundingAsk),
             model=self.model,
             prompt_version=self.prompt.label,
             usage=meter.usage(),
@@ -153,3 +157,8 @@ class Extractor:
                 raise first from group_error
             raise
         return [task.result() for task in tasks]
+
+
+def _day(published_at: dt.datetime | dt.date | None) -> dt.date | None:
+    # The publication day as the article's own dateline gives it: no timezone conversion.
+    return published_at.date() if isinstance(published_at, dt.datetime) else published_at

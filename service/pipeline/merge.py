@@ -1,4 +1,4 @@
-"""Join the chunks' drafts into the response's records.
+"""Join the chunks' drafts into one list of identified, grounded drafts.
 
 - Drafts of types the caller did not ask for are left out.
 - Evidence quotes are grounded (`ground.Aligner.align_record`) within the chunk they came from.
@@ -10,6 +10,9 @@
   stable for one response and read in article order.
 - Links by the model's local refs become links by record id; a link to a record that does not
   exist is dropped with a warning.
+
+Values (dates, money, actors) are left as the model wrote them: normalizing them is the next
+stage's job.
 """
 
 from __future__ import annotations
@@ -17,11 +20,9 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from schemas import (
     Alignment,
-    DateMention,
     Evidence,
     ExtractionDraft,
     ExtractionWarning,
@@ -29,13 +30,11 @@ from schemas import (
     RecordType,
     WarningCode,
 )
-from schemas.records import ID_PREFIX, RECORD_CLASS, Draft, Record, RecordBase
+from schemas.records import ID_PREFIX, Draft
 from service.pipeline.chunk import Chunk
 from service.pipeline.ground import Aligner
 
 _DRAFT_ONLY_FIELDS = {"ref", "evidence", "links"}
-
-R = TypeVar("R", bound=RecordBase)
 
 
 @dataclass(frozen=True)
@@ -58,12 +57,19 @@ class _Entry:
 
 
 @dataclass(frozen=True)
-class Merged:
-    records: list[Record]
-    warnings: list[ExtractionWarning]
+class MergedDraft:
+    """A draft that made it: its response id, grounded evidence and links by id."""
 
-    def of_type(self, cls: type[R]) -> list[R]:
-        return [r for r in self.records if isinstance(r, cls)]
+    id: str
+    draft: Draft
+    evidence: list[Evidence]
+    links: list[Link]
+
+
+@dataclass(frozen=True)
+class Merged:
+    drafts: list[MergedDraft]
+    warnings: list[ExtractionWarning]
 
 
 def merge(
@@ -113,7 +119,7 @@ def merge(
             for index, source in entry.sources:
                 ids[(index, source.ref)] = record_id
 
-    records: list[Record] = []
+    merged: list[MergedDraft] = []
     for record_id, entry in ordered:
         links = _links(record_id, entry, ids, warnings)
         if any(e.alignment is Alignment.UNALIGNED for e in entry.evidence):
@@ -124,8 +130,8 @@ def merge(
                     record_id=record_id,
                 )
             )
-        records.append(_record(record_id, entry, links))
-    return Merged(records=records, warnings=warnings)
+        merged.append(MergedDraft(record_id, entry.draft, entry.evidence, links))
+    return Merged(drafts=merged, warnings=warnings)
 
 
 def _grounded_only(
@@ -186,11 +192,3 @@ def _links(
                 relation=draft_link.relation, target=target
             )
     return list(links.values())
-
-
-def _record(record_id: str, entry: _Entry, links: list[Link]) -> Record:
-    content = entry.draft.model_dump(exclude=_DRAFT_ONLY_FIELDS | {"date"})
-    date = DateMention(text=entry.draft.date) if entry.draft.date else None
-    return RECORD_CLASS[entry.record_type].model_validate(
-        {**content, "id": record_id, "evidence": entry.evidence, "date": date, "links": links}
-    )

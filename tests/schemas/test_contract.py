@@ -50,11 +50,18 @@ def test_valid_evidence() -> None:
 
 def test_date_window_is_ordered_and_whole() -> None:
     day = dt.date(2026, 1, 20)
-    assert DateMention(text="on 20 January", start=day, end=day).start == day
-    with pytest.raises(ValidationError):
-        DateMention(text="x", start=day)
-    with pytest.raises(ValidationError):
-        DateMention(text="x", start=day, end=day - dt.timedelta(days=1))
+    resolved = DateMention(text="on 20 January", start=day, end=day, granularity="day")
+    assert resolved.start == day
+    assert DateMention(text="soon", unresolved="unrecognized").start is None
+    for bad in (
+        {"start": day, "granularity": "day"},  # half a window
+        {"start": day, "end": day - dt.timedelta(days=1), "granularity": "day"},  # backwards
+        {"start": day, "end": day},  # resolved without a granularity
+        {},  # unresolved without saying why
+        {"start": day, "end": day, "granularity": "day", "unresolved": "unrecognized"},
+    ):
+        with pytest.raises(ValidationError):
+            DateMention(text="x", **bad)
 
 
 @pytest.mark.parametrize("bad", ["usd", "US", "DOLLARS"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -76,6 +77,17 @@ async def test_board_of_peace_extracts_grounded_records_in_every_mode(
         "upstream_calls": 1,
     }
     assert body.warnings == []
+    # One canonical actor per person, however the records name them.
+    trump = next(a for a in body.actors if a.canonical_name == "Donald Trump")
+    assert trump.names == ["Donald Trump", "Trump", "The US president"]
+    assert body.funding_asks[0].requester.id == trump.id
+    assert {a.country for a in body.actors if a.kind == "country"} == {"AR", "CA", "HU", "IT"}
+    # Dates resolved against publication (2026-01-20), the year from the record's tense.
+    davos, paris = body.meetings
+    assert davos.date is not None
+    assert (davos.date.start, davos.date.granularity) == (dt.date(2026, 1, 20), "day")
+    assert paris.date is not None
+    assert paris.date.start == dt.date(2026, 1, 6)
 
     sent = json.loads(route.calls.last.request.content)
     assert sent["model"] == MODEL
