@@ -1,0 +1,180 @@
+"""Grounding and normalization: time per article, and aligner accuracy against two baselines.
+
+    .venv/bin/pip install -q -e '.[bench]' && .venv/bin/python -m bench.grounding
+
+1. Time. For every corpus article: build the aligner, align 10 quotes taken from the
+   perturbation suite (evals/grounding.py) as one record's evidence, resolve 3 dates, parse
+   2 amounts and resolve 10 actor mentions; the median of 20 runs per article. Reported for
+   the whole corpus and for the articles of 4,000 characters or more (the target is a median
+   under 5 ms for a 5,000-character article with 10 quotes).
+2. Accuracy on the perturbation suite, in the same run, for:
+   - attache's aligner (service/pipeline/ground.py);
+   - exact match only (`str.find`), the baseline every aligner must beat;
+   - LangExtract's `WordAligner` (langextract.resolver), with its defaults (fuzzy alignment on,
+     threshold 0.75), when langextract is installed.
+   A positive case is right when the span found overlaps the quote's true sentence with an
+   intersection-over-union of 0.9 or more; a negative one (a name or figure changed, a
+   sentence from another article) only when nothing is aligned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from importlib.util import find_spec
+
+from evals.grounding import NEGATIVE, Case, Kind, cases, correct, load_articles
+from schemas import Actor, ActorKind
+from service.pipeline.ground import Aligner
+from service.pipeline.normalize import actors, dates, money
+
+Span = tuple[int, int] | None
+Method = Callable[[str, str], Span]
+
+RUNS = 20
+DATES = ("this week", "on Tuesday", "in December")
+AMOUNTS = ("900 mln dlrs", "USD1 billion")
+ACTORS = [
+    Actor(name=n, canonical_name=c, kind=k)
+    for n, c, k in [
+        ("Vladimir Putin", "Vladimir Putin", ActorKind.PERSON),
+        ("Putin", "Vladimir Putin", ActorKind.PERSON),
+        ("U.S.", "United States", ActorKind.COUNTRY),
+        ("Washington", "United States", ActorKind.COUNTRY),
+        ("Japan", "Japan", ActorKind.COUNTRY),
+        ("James Baker", "James Baker", ActorKind.PERSON),
+        ("Baker", "Baker", ActorKind.PERSON),
+        ("IMF", "International Monetary Fund", ActorKind.ORGANIZATION),
+        ("West Germany", "West Germany", ActorKind.COUNTRY),
+        ("Britain", "Britain", ActorKind.COUNTRY),
+    ]
+]
+
+
+def ground_and_normalize(text: str, quotes: list[str], published: dt.date) -> None:
+    Aligner(text).align_record(quotes)
+    for phrase in DATES:
+        dates.resolve(phrase, published, dates.Tense.NEAREST)
+    for amount in AMOUNTS:
+        money.parse(amount)
+    registry = actors.Registry()
+    for actor in ACTORS:
+        registry.add(actor)
+    registry.resolve()
+
+
+def timing(articles: dict[str, str], suite: list[Case]) -> dict[str, float]:
+    by_article: dict[str, list[str]] = defaultdict(list)
+    for case in suite:
+        if not case.negative:
+            by_article[case.article_id].append(case.quote)
+    published = dt.date(1987, 3, 16)
+    medians: dict[str, float] = {}
+    ground_and_normalize(next(iter(articles.values())), [], published)  # imports, caches
+    for article_id, text in articles.items():
+        quotes = (by_article[article_id] * 10)[:10]
+        runs = []
+        for _ in range(RUNS):
+            started = time.perf_counter()
+            ground_and_normalize(text, quotes, published)
+            runs.append((time.perf_counter() - started) * 1000)
+        medians[article_id] = statistics.median(runs)
+    return medians
+
+
+def attache(text: str, quote: str) -> Span:
+    evidence = Aligner(text).align(quote)
+    return (
+        None if evidence.start is None or evidence.end is None else (evidence.start, evidence.end)
+    )
+
+
+def exact_only(text: str, quote: str) -> Span:
+    at = text.find(quote)
+    return None if at < 0 else (at, at + len(quote))
+
+
+def langextract_method() -> Method | None:
+    if find_spec("langextract") is None:
+        return None
+    from langextract import data, resolver  # noqa: PLC0415 - optional, bench-only dependency
+
+    aligner = resolver.WordAligner()
+
+    def align(text: str, quote: str) -> Span:
+        extraction = data.Extraction(extraction_class="evidence", extraction_text=quote)
+        [[aligned]] = aligner.align_extractions([[extraction]], text)
+        interval = aligned.char_interval
+        if interval is None or interval.start_pos is None or interval.end_pos is None:
+            return None
+        return interval.start_pos, interval.end_pos
+
+    return align
+
+
+def accuracy(
+    articles: dict[str, str], suite: list[Case], method: Method
+) -> tuple[dict[Kind, float], float]:
+    """Share right per kind (IoU >= 0.9), and the share of positive cases whose span at least
+    overlaps the true sentence (a lenient reading, for aligners that return partial spans)."""
+    right: dict[Kind, list[bool]] = defaultdict(list)
+    overlapping: list[bool] = []
+    for case in suite:
+        span = method(articles[case.article_id], case.quote)
+        right[case.kind].append(correct(case, span))
+        if not case.negative:
+            overlapping.append(correct(case, span, min_overlap=1e-9))
+    return {kind: sum(r) / len(r) for kind, r in right.items()}, sum(overlapping) / len(overlapping)
+
+
+def main() -> None:
+    articles = load_articles()
+    suite = list(cases(articles))
+    medians = timing(articles, suite)
+    long_ids = [i for i, text in articles.items() if len(text) >= 4000]
+    print(f"# Grounding benchmark ({dt.date.today()}, {platform.python_version()}, "  # noqa: DTZ011
+          f"{platform.machine()})\n")  # fmt: skip
+    print("## Time: align 10 quotes + 3 dates + 2 amounts + 10 actors, median of 20 runs\n")
+    print("| articles | n | median ms | p90 ms | max ms |")
+    print("|---|---|---|---|---|")
+    for label, ids in (("all", list(articles)), (">= 4,000 chars", long_ids)):
+        values = sorted(medians[i] for i in ids)
+        p90 = values[int(0.9 * (len(values) - 1))]
+        print(f"| {label} | {len(ids)} | {statistics.median(values):.2f} | {p90:.2f} | "
+              f"{values[-1]:.2f} |")  # fmt: skip
+
+    methods: dict[str, Method] = {"attache": attache, "exact match only": exact_only}
+    lx = langextract_method()
+    if lx is not None:
+        methods["LangExtract WordAligner"] = lx
+    measured = {name: accuracy(articles, suite, method) for name, method in methods.items()}
+    results = {name: by_kind for name, (by_kind, _) in measured.items()}
+    counts: dict[Kind, int] = defaultdict(int)
+    for case in suite:
+        counts[case.kind] += 1
+    print(f"\n## Accuracy on the perturbation suite ({len(suite)} cases)\n")
+    print("| case | n | " + " | ".join(results) + " |")
+    print("|---|---|" + "---|" * len(results))
+    for kind in Kind:
+        label = f"{kind.value} (must not align)" if kind in NEGATIVE else kind.value
+        cells = " | ".join(f"{r[kind]:.3f}" for r in results.values())
+        print(f"| {label} | {counts[kind]} | {cells} |")
+    for title, kinds in (("all positive", set(Kind) - NEGATIVE), ("all negative", NEGATIVE)):
+        n = sum(counts[k] for k in kinds)
+        cells = " | ".join(
+            f"{sum(r[k] * counts[k] for k in kinds) / n:.3f}" for r in results.values()
+        )
+        print(f"| **{title}** | {n} | {cells} |")
+    n_positive = sum(counts[k] for k in set(Kind) - NEGATIVE)
+    cells = " | ".join(f"{lenient:.3f}" for _, lenient in measured.values())
+    print(f"| all positive, any overlap counts | {n_positive} | {cells} |")
+    if lx is None:
+        print("\nLangExtract is not installed: `.venv/bin/pip install -e '.[bench]'`.")
+
+
+if __name__ == "__main__":
+    main()
