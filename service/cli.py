@@ -114,6 +114,16 @@ def extract(
     click.echo(response.model_dump_json(indent=indent or None))
 
 
+def _register_eval() -> None:
+    # The evaluation commands live with the harness (evals/), which builds on this package.
+    from evals.cli import eval_group  # noqa: PLC0415 - evals imports service: import late
+
+    main.add_command(eval_group)
+
+
+_register_eval()
+
+
 def _read_request(
     raw: bytes,
     request_json: bool,

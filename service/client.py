@@ -116,12 +116,17 @@ async def _count_request(_request: httpx.Request) -> None:
 class ModelClient:
     """Sends one chat request for an `ExtractionDraft` and turns every failure into ours."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        """`transport` replaces the network (the evaluation runner records and replays)."""
         if settings.model is None:
             raise ValueError("ModelClient needs settings.model")
         self._settings = settings
         self.model = settings.model
-        self._http = openai.DefaultAsyncHttpxClient(event_hooks={"request": [_count_request]})
+        self._http = openai.DefaultAsyncHttpxClient(
+            event_hooks={"request": [_count_request]}, transport=transport
+        )
         self._openai = openai.AsyncOpenAI(
             base_url=str(settings.base_url) if settings.base_url else None,
             # Local servers take any key, but the SDK refuses to start without one.

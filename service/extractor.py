@@ -12,6 +12,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 
+import httpx
+
 import prompts
 from schemas import (
     Declaration,
@@ -50,12 +52,16 @@ class Extractor:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, settings: Settings) -> AsyncIterator[Extractor]:
-        """An extractor owning its model client, closed on exit. No client without a model."""
+    async def open(
+        cls, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> AsyncIterator[Extractor]:
+        """An extractor owning its model client, closed on exit. No client without a model.
+
+        `transport` replaces the network under the model client (record and replay)."""
         if not settings.model_configured:
             yield cls(settings, None, None)
             return
-        client = ModelClient(settings)
+        client = ModelClient(settings, transport=transport)
         try:
             yield cls(settings, client, client.model)
         finally:

@@ -1,0 +1,95 @@
+"""Compare two evaluation runs metric by metric, and gate on drops.
+
+`attache eval compare BASELINE CANDIDATE [--threshold 0.02]` prints every metric's delta and
+exits 1 when a gated metric of the candidate is lower than the baseline's by more than the
+threshold (absolute, on a 0-1 scale), so CI can refuse a prompt or model change.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+GATED = (
+    "records.micro.f1",
+    "records.macro_f1",
+    "fields.relaxed.f1",
+    "status_accuracy",
+    "grounding_rate",
+)
+REPORTED = (
+    "records.micro.precision",
+    "records.micro.recall",
+    *GATED,
+    "fields.strict.f1",
+    "records.by_type.invitation.f1",
+    "records.by_type.meeting.f1",
+    "records.by_type.declaration.f1",
+    "records.by_type.funding_ask.f1",
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    metric: str
+    baseline: float | None
+    candidate: float | None
+    gated: bool
+    threshold: float
+
+    @property
+    def delta(self) -> float | None:
+        if self.baseline is None or self.candidate is None:
+            return None
+        return self.candidate - self.baseline
+
+    @property
+    def failed(self) -> bool:
+        return self.gated and self.delta is not None and self.delta < -self.threshold
+
+
+def load_results(path: Path) -> dict[str, Any]:
+    file = path / "results.json" if path.is_dir() else path
+    results: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
+    return results
+
+
+def compare(baseline: dict[str, Any], candidate: dict[str, Any], threshold: float) -> list[Row]:
+    return [
+        Row(
+            metric,
+            _get(baseline["metrics"], metric),
+            _get(candidate["metrics"], metric),
+            metric in GATED,
+            threshold,
+        )
+        for metric in REPORTED
+    ]
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| metric | baseline | candidate | delta | gate |", "|---|---|---|---|---|"]
+    for row in rows:
+        gate = "FAIL" if row.failed else ("ok" if row.gated else "")
+        lines.append(
+            f"| {row.metric} | {_fmt(row.baseline)} | {_fmt(row.candidate)} | "
+            f"{_fmt(row.delta, signed=True)} | {gate} |"
+        )
+    return "\n".join(lines)
+
+
+def _get(metrics: dict[str, Any], path: str) -> float | None:
+    value: Any = metrics
+    for key in path.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _fmt(value: float | None, *, signed: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:+.4f}" if signed else f"{value:.4f}"

@@ -1,0 +1,152 @@
+"""Readable reports of a run: a markdown summary and an HTML page of every article.
+
+The HTML page shows each article twice, side by side: gold evidence highlighted on the left,
+predicted evidence on the right, colored by record type, each mark titled with its record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from evals.fixtures import Fixture
+
+_ENV = Environment(
+    loader=PackageLoader("evals", "templates"),
+    autoescape=select_autoescape(["html", "j2"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+TYPES = ("invitations", "meetings", "declarations", "funding_asks")
+
+
+def markdown(results: dict[str, Any]) -> str:
+    meta, m = results["meta"], results["metrics"]
+    lines = [f"# Evaluation: {meta['model']} ({meta['mode']}), prompt {meta['prompt_version']}", ""]
+    if meta.get("synthetic"):
+        lines += [
+            "> **SYNTHETIC.** These answers were written to test the harness, not produced by a "
+            "model. Nothing here measures extraction quality.",
+            "",
+        ]
+    lines += [
+        f"- Evaluated revision: `{meta['evaluated_revision']}`; answers recorded "
+        f"{meta['recorded_at']} at revision `{meta['git_revision']}`",
+        f"- Run: {meta['started_at']} to {meta['finished_at']}; fixtures `{meta['fixtures']}`",
+        f"- Articles: {m['articles']} ({m['failed_articles']} failed)",
+        "",
+        "## Records",
+        "",
+        "| type | precision | recall | F1 | tp | fp | fn |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, row in [*m["records"]["by_type"].items(), ("**micro**", m["records"]["micro"])]:
+        lines.append(
+            f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | "
+            f"{row['tp']} | {row['fp']} | {row['fn']} |"
+        )
+    lines += [
+        f"| **macro F1** | | | {m['records']['macro_f1']:.3f} | | | |",
+        "",
+        "## Fields",
+        "",
+        "| agreement | precision | recall | F1 |",
+        "|---|---|---|---|",
+    ]
+    for name in ("strict", "relaxed"):
+        row = m["fields"][name]
+        lines.append(f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} |")
+    lines += [
+        "",
+        f"- Status accuracy on matched records: {_num(m['status_accuracy'])}",
+        f"- Grounding rate (predicted evidence verbatim at its offsets): "
+        f"{_num(m['grounding_rate'])}",
+        f"- Tokens per article: {_spread(m['tokens_per_article'])}",
+        f"- Latency per article (ms): {_spread(m['latency_ms_per_article'])}",
+        "",
+        "## Type confusion (rows gold, columns predicted)",
+        "",
+    ]
+    columns = ["invitation", "meeting", "declaration", "funding_ask", "missed"]
+    lines += ["| gold \\ predicted | " + " | ".join(columns) + " |", "|---" * 6 + "|"]
+    for row_name in [*columns[:-1], "spurious"]:
+        row = m["type_confusion"].get(row_name, {})
+        lines.append(f"| {row_name} | " + " | ".join(str(row.get(c, 0)) for c in columns) + " |")
+    lines += ["", "## Articles", "", "| article | P | R | F1 | fields F1 | tokens | ms | error |",
+              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for row in m["per_article"]:
+        r = row["records"]
+        lines.append(
+            f"| {row['article_id']} | {r['precision']:.2f} | {r['recall']:.2f} | {r['f1']:.2f} | "
+            f"{row['fields_relaxed_f1']:.2f} | {row['tokens']} | {row['latency_ms']:.0f} | "
+            f"{row['error'] or ''} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Piece:
+    text: str
+    marks: tuple[str, ...]  # "<type> <record id>" of every record whose evidence covers it
+
+
+def highlight(text: str, spans: Sequence[tuple[int, int, str]]) -> list[Piece]:
+    """Cut `text` at every span boundary; each piece knows which spans cover it."""
+    cuts = sorted({0, len(text), *(s for s, _, _ in spans), *(e for _, e, _ in spans)})
+    pieces = []
+    for start, end in pairwise(cuts):
+        marks = tuple(label for s, e, label in spans if s <= start and end <= e)
+        pieces.append(Piece(text[start:end], marks))
+    return pieces
+
+
+def html(results: dict[str, Any], fixtures: Sequence[Fixture], articles: dict[str, Any]) -> str:
+    pages = []
+    for fixture in fixtures:
+        text = articles[fixture.article_id]["text"]
+        gold = fixture.gold.model_dump(mode="json")
+        predicted = results["predictions"].get(fixture.article_id, {})
+        pages.append(
+            {
+                "id": fixture.article_id,
+                "notes": fixture.notes,
+                "gold": highlight(text, _spans(gold)),
+                "predicted": highlight(text, _spans(predicted)),
+                "gold_records": _records(gold),
+                "predicted_records": _records(predicted),
+                "error": predicted.get("error"),
+            }
+        )
+    return _ENV.get_template("report.html.j2").render(
+        meta=results["meta"], metrics=results["metrics"], pages=pages
+    )
+
+
+def _spans(side: dict[str, Any]) -> list[tuple[int, int, str]]:
+    spans = []
+    for kind in TYPES:
+        for record in side.get(kind, []):
+            for evidence in record["evidence"]:
+                if evidence["start"] is not None:
+                    spans.append((evidence["start"], evidence["end"], f"{kind} {record['id']}"))
+    return spans
+
+
+def _records(side: dict[str, Any]) -> list[dict[str, str]]:
+    return [
+        {"id": record["id"], "kind": kind, "status": str(record.get("status", record.get("kind")))}
+        for kind in TYPES
+        for record in side.get(kind, [])
+    ]
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _spread(value: dict[str, float] | None) -> str:
+    return "n/a" if value is None else ", ".join(f"{k} {v}" for k, v in value.items())

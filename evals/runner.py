@@ -1,0 +1,225 @@
+"""Run the full pipeline over labelled fixtures and score it.
+
+    attache eval run --fixtures evals/fixtures [--base-url URL --model NAME --mode MODE]
+                     [--record DIR | --replay DIR] [--out DIR] [--concurrency N]
+
+Live runs call the configured endpoint (settings as for `attache serve`, flags override).
+`--record DIR` also saves every raw answer; `--replay DIR` reruns offline from such a folder,
+with the recording's model, mode and prompt version, and gives the same predictions and the
+same scores. Results go to `--out` (default `evals/runs/<time>-<model>/`): `results.json`,
+`report.md`, `report.html`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+import prompts
+from evals import report
+from evals.fixtures import Fixture, load_all
+from evals.grounding import CORPUS
+from evals.recording import (
+    Manifest,
+    RecordingTransport,
+    ReplayError,
+    ReplayTransport,
+    current_article,
+    read_manifest,
+    write_manifest,
+)
+from evals.score import ArticleRun, Side, score
+from schemas import ExtractionRequest, ExtractionResponse
+from service.errors import AttacheError, ModelNotConfigured
+from service.extractor import Extractor
+from service.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+# Replays never reach this address: the replay transport answers instead of the network.
+REPLAY_BASE_URL = "http://replay.invalid/v1"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    fixtures: Path
+    settings: Settings
+    out: Path | None = None
+    concurrency: int = 4
+    record: Path | None = None
+    replay: Path | None = None
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class Outcome:
+    response: ExtractionResponse | None
+    error: str | None
+    latency_ms: float
+
+
+def git_revision() -> str | None:
+    try:
+        done = subprocess.run(  # noqa: S603 - fixed command, no user input
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],  # noqa: S607
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+async def run(config: RunConfig) -> Path:
+    """Run, score and report; returns the folder the results were written to."""
+    settings, manifest = _settings_for(config)
+    articles = {a["id"]: a for a in _corpus()}
+    fixtures = [fixture for _, fixture in load_all(config.fixtures)]
+    started = now()
+    transport: RecordingTransport | ReplayTransport | None = None
+    if config.replay is not None:
+        transport = ReplayTransport(config.replay)
+    elif config.record is not None:
+        transport = RecordingTransport(config.record)
+        write_manifest(config.record, manifest)
+
+    outcomes: dict[str, Outcome] = {}
+    gate = asyncio.Semaphore(config.concurrency)
+    bar = tqdm(total=len(fixtures), desc="articles", unit="art", disable=not config.progress)
+    async with Extractor.open(settings, transport=transport) as extractor:
+
+        async def one(fixture: Fixture) -> None:
+            async with gate:
+                current_article.set(fixture.article_id)
+                outcomes[fixture.article_id] = await _extract(
+                    extractor, articles[fixture.article_id]
+                )
+                bar.update()
+
+        async with asyncio.TaskGroup() as group:
+            for fixture in fixtures:
+                group.create_task(one(fixture))
+    bar.close()
+    if isinstance(transport, ReplayTransport):
+        if transport.errors:
+            raise ReplayError("; ".join(transport.errors))
+        outcomes = {
+            article_id: Outcome(o.response, o.error, transport.elapsed_ms(article_id))
+            for article_id, o in outcomes.items()
+        }
+
+    runs = [
+        _article_run(f, articles[f.article_id]["text"], outcomes[f.article_id]) for f in fixtures
+    ]
+    results = {
+        "meta": {
+            **manifest.model_dump(),
+            "started_at": started,
+            "finished_at": now(),
+            "evaluated_revision": git_revision(),
+            "fixtures": str(config.fixtures),
+            "replayed_from": str(config.replay) if config.replay else None,
+            "recorded_to": str(config.record) if config.record else None,
+        },
+        "metrics": score(runs),
+        "predictions": {
+            article_id: _prediction(outcome) for article_id, outcome in sorted(outcomes.items())
+        },
+    }
+    out = (
+        config.out
+        or REPO / "evals" / "runs" / f"{started[:19].replace(':', '')}-{_slug(manifest.model)}"
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    (out / "report.md").write_text(report.markdown(results))
+    (out / "report.html").write_text(report.html(results, fixtures, articles))
+    return out
+
+
+def _settings_for(config: RunConfig) -> tuple[Settings, Manifest]:
+    settings = config.settings
+    if config.replay is not None:
+        recorded = read_manifest(config.replay)
+        replaying = {
+            "base_url": REPLAY_BASE_URL,
+            "model": recorded.model,
+            "mode": recorded.mode,
+            "prompt_version": recorded.prompt_version,
+        }
+        return Settings.model_validate({**settings.model_dump(), **replaying}), recorded
+    if not settings.model_configured or settings.model is None:
+        raise ModelNotConfigured("set a model and an endpoint (--model, --base-url) to run live")
+    manifest = Manifest(
+        model=settings.model,
+        mode=settings.mode.value,
+        base_url=str(settings.base_url) if settings.base_url else None,
+        prompt_version=prompts.load(settings.prompt_version).version,
+        recorded_at=now(),
+        git_revision=git_revision(),
+    )
+    return settings, manifest
+
+
+async def _extract(extractor: Extractor, article: dict[str, Any]) -> Outcome:
+    started = time.perf_counter()
+    try:
+        response = await extractor.extract(
+            ExtractionRequest(
+                text=article["text"], id=article["id"], published_at=article["published_at"]
+            )
+        )
+    except AttacheError as exc:
+        return Outcome(None, f"{exc.slug}: {exc.detail}", (time.perf_counter() - started) * 1000)
+    return Outcome(response, None, (time.perf_counter() - started) * 1000)
+
+
+def _article_run(fixture: Fixture, text: str, outcome: Outcome) -> ArticleRun:
+    response = outcome.response
+    return ArticleRun(
+        article_id=fixture.article_id,
+        text=text,
+        gold=Side(records=fixture.gold.records, actors=fixture.gold.actors),
+        predicted=None
+        if response is None
+        else Side(
+            records=[
+                *response.invitations,
+                *response.meetings,
+                *response.declarations,
+                *response.funding_asks,
+            ],
+            actors=response.actors,
+        ),
+        tokens=response.usage.total_tokens if response else 0,
+        latency_ms=outcome.latency_ms,
+        error=outcome.error,
+    )
+
+
+def _prediction(outcome: Outcome) -> dict[str, Any]:
+    if outcome.response is None:
+        return {"error": outcome.error}
+    # Timings differ run to run; latency is reported in the metrics instead.
+    return outcome.response.model_dump(mode="json", exclude={"timings"})
+
+
+def _corpus() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()]
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-." else "-" for c in text)[:60]

@@ -1,0 +1,124 @@
+"""Metamorphic tests of the scorer: known edits to a prediction move the metrics exactly."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from evals.fixtures import Fixture
+from evals.score import ArticleRun, Side, score
+from schemas import Meeting, Record
+
+
+def gold_side(fixture: Fixture) -> Side:
+    return Side(records=fixture.gold.records, actors=fixture.gold.actors)
+
+
+def run_with(fixture: Fixture, text: str, records: list[Record]) -> dict[str, Any]:
+    predicted = Side(records=records, actors=fixture.gold.actors)
+    return score([ArticleRun(fixture.article_id, text, gold_side(fixture), predicted)])
+
+
+@pytest.fixture
+def text(articles: dict[str, dict[str, Any]], bop_fixture: Fixture) -> str:
+    value: str = articles[bop_fixture.article_id]["text"]
+    return value
+
+
+def test_gold_against_itself_scores_one(bop_fixture: Fixture, text: str) -> None:
+    metrics = run_with(bop_fixture, text, list(bop_fixture.gold.records))
+    assert metrics["records"]["micro"]["f1"] == 1.0
+    assert metrics["records"]["macro_f1"] == 1.0
+    assert metrics["fields"]["strict"]["f1"] == 1.0
+    assert metrics["fields"]["relaxed"]["f1"] == 1.0
+    assert metrics["status_accuracy"] == 1.0
+    assert metrics["grounding_rate"] == 1.0
+    assert "missed" not in str(metrics["type_confusion"])
+    assert "spurious" not in metrics["type_confusion"]
+
+
+@given(drop=st.integers(0, 8))
+@settings(max_examples=9, deadline=None)
+def test_removing_one_prediction_lowers_recall_by_exactly_its_share(
+    drop: int, bop_fixture: Fixture, articles: dict[str, dict[str, Any]]
+) -> None:
+    text = articles[bop_fixture.article_id]["text"]
+    records = list(bop_fixture.gold.records)
+    assert len(records) == 8
+    removed = records.pop(drop % len(records))
+    metrics = run_with(bop_fixture, text, records)
+    micro = metrics["records"]["micro"]
+    assert micro["recall"] == round(7 / 8, 4)
+    assert micro["precision"] == 1.0
+    assert metrics["type_confusion"][_type(removed)]["missed"] == 1
+
+
+def test_changing_one_participant_costs_only_that_field(bop_fixture: Fixture, text: str) -> None:
+    records = list(bop_fixture.gold.records)
+    index = next(i for i, r in enumerate(records) if isinstance(r, Meeting))
+    meeting = records[index]
+    assert isinstance(meeting, Meeting)
+    stranger = meeting.participants[-1].model_copy(
+        update={"name": "Nikolai Patrushev", "canonical_name": "Nikolai Patrushev", "id": "act-99"}
+    )
+    records[index] = meeting.model_copy(
+        update={"participants": [*meeting.participants[:-1], stranger]}
+    )
+    baseline = run_with(bop_fixture, text, list(bop_fixture.gold.records))
+    changed = run_with(bop_fixture, text, records)
+    assert changed["records"]["micro"] == baseline["records"]["micro"]
+    for mode in ("strict", "relaxed"):
+        assert changed["fields"][mode]["tp"] == baseline["fields"][mode]["tp"] - 1
+        assert changed["fields"][mode]["fp"] == 1
+        assert changed["fields"][mode]["fn"] == 1
+    assert changed["status_accuracy"] == 1.0
+
+
+def test_results_do_not_depend_on_record_order(bop_fixture: Fixture, text: str) -> None:
+    records = list(bop_fixture.gold.records)
+    expected = run_with(bop_fixture, text, records)
+    rng = random.Random(7)  # noqa: S311 - a test shuffle
+    for _ in range(5):
+        rng.shuffle(records)
+        assert run_with(bop_fixture, text, records) == expected
+
+
+def test_an_alias_passes_relaxed_and_fails_strict(bop_fixture: Fixture, text: str) -> None:
+    records = list(bop_fixture.gold.records)
+    index = next(i for i, r in enumerate(records) if isinstance(r, Meeting))
+    meeting = records[index]
+    assert isinstance(meeting, Meeting)
+    first = meeting.participants[0]
+    surname = first.canonical_name.split()[-1]
+    renamed = first.model_copy(update={"canonical_name": surname, "id": "act-98"})
+    records[index] = meeting.model_copy(
+        update={"participants": [renamed, *meeting.participants[1:]]}
+    )
+    metrics = run_with(bop_fixture, text, records)
+    assert metrics["fields"]["relaxed"]["f1"] == 1.0
+    assert metrics["fields"]["strict"]["fp"] == 1
+    assert metrics["fields"]["strict"]["fn"] == 1
+
+
+def test_a_failed_article_counts_every_gold_record_missed(bop_fixture: Fixture, text: str) -> None:
+    metrics = score(
+        [ArticleRun(bop_fixture.article_id, text, gold_side(bop_fixture), None, error="boom")]
+    )
+    assert metrics["failed_articles"] == 1
+    assert metrics["records"]["micro"]["recall"] == 0.0
+    assert metrics["per_article"][0]["error"] == "boom"
+
+
+def test_an_empty_article_predicted_empty_is_perfect() -> None:
+    empty = Side(records=[], actors=[])
+    metrics = score([ArticleRun("x", "Markets were quiet.", empty, empty)])
+    assert metrics["records"]["micro"]["f1"] == 1.0
+    assert metrics["grounding_rate"] is None
+
+
+def _type(record: Record) -> str:
+    return type(record).__name__.replace("FundingAsk", "funding_ask").lower()
