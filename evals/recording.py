@@ -18,6 +18,7 @@ import hashlib
 import time
 from contextvars import ContextVar
 from pathlib import Path
+
 import httpx
 from pydantic import BaseModel
 

@@ -365,8 +365,10 @@ def _names(actor: Actor, side: Side) -> set[str]:
 
 
 def _same_date(g: DateMention, p: DateMention, *, strict: bool) -> bool:
-    if g.start is None or p.start is None or g.end is None or p.end is None:
-        return _norm(g.text) == _norm(p.text)
+    if g.start is None or g.end is None or p.start is None or p.end is None:
+        # A window against none is a miss; two unresolved dates agree when the words do.
+        both_unresolved = g.start is None and p.start is None
+        return both_unresolved and _norm(g.text) == _norm(p.text)
     if strict:
         return (g.start, g.end) == (p.start, p.end)
     return g.start <= p.end and p.start <= g.end

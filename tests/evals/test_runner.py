@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,8 @@ def few(tmp_path: Path) -> Path:
     folder = tmp_path / "fixtures"
     folder.mkdir()
     paths = sorted(FIXTURES.glob("*.json"))
-    chosen = [FIXTURES / "board-of-peace-2026-01-20.json"] + [
-        p for p in paths if "board-of-peace" not in p.name
-    ][:2]
+    others = [p for p in paths if "board-of-peace" not in p.name]
+    chosen = [FIXTURES / "board-of-peace-2026-01-20.json", *others[:2]]
     for path in chosen:
         shutil.copy(path, folder / path.name)
     return folder
@@ -42,11 +42,8 @@ def few(tmp_path: Path) -> Path:
 async def test_replaying_gold_answers_scores_one_and_says_synthetic(tmp_path: Path) -> None:
     recording = tmp_path / "recording"
     write_synthetic_recording(recording, fixtures_in(FIXTURES))
-    out = await run(
-        RunConfig(
-            FIXTURES, Settings(_env_file=None), tmp_path / "out", replay=recording, progress=False
-        )  # fmt: skip
-    )
+    config = RunConfig(FIXTURES, Settings(_env_file=None), tmp_path / "out", replay=recording)
+    out = await run(replace(config, progress=False))
     results = json.loads((out / "results.json").read_text())
     assert results["meta"]["synthetic"] is True
     metrics = results["metrics"]
@@ -91,14 +88,11 @@ async def test_a_recorded_run_replays_to_identical_results(few: Path, tmp_path: 
     recording = tmp_path / "recording"
     with respx.mock(base_url=BASE_URL, assert_all_called=True) as upstream:
         upstream.post(COMPLETIONS).mock(side_effect=serve_gold(fixtures_in(few)))
-        live = await run(RunConfig(few, settings, tmp_path / "live", record=recording,
-                                   progress=False))  # fmt: skip
+        config = RunConfig(few, settings, tmp_path / "live", record=recording, progress=False)
+        live = await run(config)
     with respx.mock(base_url=BASE_URL, assert_all_mocked=True) as offline:
-        replayed = await run(
-            RunConfig(
-                few, Settings(_env_file=None), tmp_path / "replay", replay=recording, progress=False
-            )  # fmt: skip
-        )
+        config = RunConfig(few, Settings(_env_file=None), tmp_path / "replay", replay=recording)
+        replayed = await run(replace(config, progress=False))
         assert not offline.calls
     a = json.loads((live / "results.json").read_text())
     b = json.loads((replayed / "results.json").read_text())
@@ -132,17 +126,18 @@ def test_compare_gates_on_a_drop(tmp_path: Path) -> None:
     worse["records"]["micro"]["f1"] = 0.80
     for name, value in (("a.json", metrics), ("same.json", metrics), ("worse.json", worse)):
         (tmp_path / name).write_text(json.dumps({"meta": {}, "metrics": value}))
-    runner = CliRunner()
-    same = runner.invoke(main, ["eval", "compare", str(tmp_path / "a.json"),
-                                str(tmp_path / "same.json")])  # fmt: skip
+
+    def compare(candidate: str, threshold: str) -> Any:
+        baseline = str(tmp_path / "a.json")
+        arguments = ["eval", "compare", baseline, str(tmp_path / candidate), "--threshold"]
+        return CliRunner().invoke(main, [*arguments, threshold])
+
+    same = compare("same.json", "0.02")
     assert same.exit_code == 0, same.output
-    dropped = runner.invoke(main, ["eval", "compare", str(tmp_path / "a.json"),
-                                   str(tmp_path / "worse.json"), "--threshold", "0.02"])  # fmt: skip
+    dropped = compare("worse.json", "0.02")
     assert dropped.exit_code == 1
     assert "records.micro.f1" in dropped.stderr
-    small = runner.invoke(main, ["eval", "compare", str(tmp_path / "a.json"),
-                                 str(tmp_path / "worse.json"), "--threshold", "0.1"])  # fmt: skip
-    assert small.exit_code == 0
+    assert compare("worse.json", "0.1").exit_code == 0
 
 
 def test_eval_run_without_a_model_exits_4(tmp_path: Path) -> None:

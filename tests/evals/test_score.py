@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from evals.fixtures import Fixture
 from evals.score import ArticleRun, Side, score
-from schemas import Meeting, Record
+from schemas import DateIssue, DateMention, Meeting, Record
 
 
 def gold_side(fixture: Fixture) -> Side:
@@ -122,3 +122,15 @@ def test_an_empty_article_predicted_empty_is_perfect() -> None:
 
 def _type(record: Record) -> str:
     return type(record).__name__.replace("FundingAsk", "funding_ask").lower()
+
+
+def test_an_unresolved_date_does_not_match_a_resolved_one(bop_fixture: Fixture, text: str) -> None:
+    records = list(bop_fixture.gold.records)
+    index = next(i for i, r in enumerate(records) if isinstance(r, Meeting) and r.date)
+    meeting = records[index]
+    assert meeting.date is not None
+    unresolved = DateMention(text=meeting.date.text, unresolved=DateIssue.UNRECOGNIZED)
+    records[index] = meeting.model_copy(update={"date": unresolved})
+    metrics = run_with(bop_fixture, text, records)
+    for mode in ("strict", "relaxed"):
+        assert metrics["fields"][mode]["fp"] == 1

@@ -17,7 +17,6 @@ from schemas import (
     Actor,
     CanonicalActor,
     DeclarationKind,
-    FundingStatus,
     MeetingStatus,
     Money,
 )
@@ -25,7 +24,6 @@ from schemas.records import (
     RECORD_CLASS,
     DeclarationDraft,
     Draft,
-    FundingAskDraft,
     MeetingDraft,
     Record,
     RecordBase,
@@ -58,15 +56,18 @@ def normalize(merged: list[MergedDraft], published: dt.date | None) -> Normalize
 
 
 def tense_of(draft: Draft) -> dates.Tense:
-    """When a record's date lies, seen from publication, as its status tells."""
+    """When a record's date lies, seen from publication, as its type and status tell.
+
+    A meeting planned or proposed is ahead, one held behind; a declaration was issued, a pledge
+    may look either way. An invitation's date may be when it was made or the event it invites
+    to, and a funding ask's when money is sought or given: either side.
+    """
     if isinstance(draft, MeetingDraft):
         if draft.status in {MeetingStatus.PROPOSED, MeetingStatus.PLANNED}:
             return dates.Tense.FUTURE
         return dates.Tense.PAST if draft.status is MeetingStatus.HELD else dates.Tense.NEAREST
     if isinstance(draft, DeclarationDraft):
         return dates.Tense.NEAREST if draft.kind is DeclarationKind.PLEDGE else dates.Tense.PAST
-    if isinstance(draft, FundingAskDraft) and draft.status is not FundingStatus.UNDER_NEGOTIATION:
-        return dates.Tense.PAST
     return dates.Tense.NEAREST
 
 

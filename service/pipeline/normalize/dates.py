@@ -7,7 +7,9 @@ the relative forms are resolved here by rule ("this week", "on Tuesday", "later 
 
 The year of a date written without one, and the weekday of "on Tuesday", depend on tense: a
 meeting that was held happened before publication, a planned one after. `Tense` carries that
-from the record's status; `NEAREST` picks whichever is closer.
+from the record's status. With `NEAREST` (tense unknown) a date up to `RECENT_DAYS` back is
+taken as past, and anything earlier as the next one ahead: wires name a date months back with
+its year or as "last October", but a date months ahead without one.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ class Tense(StrEnum):
     NEAREST = "nearest"
 
 
+RECENT_DAYS = 120
+
+
 _MONTHS = (
     {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
     | {name.lower(): i for i, name in enumerate(calendar.month_abbr) if name}
@@ -39,7 +44,9 @@ _ORDINAL = r"(\d{1,2})(?:st|nd|rd|th)?"
 _MONTH = r"(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _YEAR = r"(\d{4})"
 _LEAD = re.compile(
-    r"^(?:on|in|at|by|from|since|until|till|during|as of|as early as|starting|the|of)\s+", re.I
+    r"^(?:in the early hours of|on|in|at|by|from|since|until|till|during|along|over|throughout|"
+    r"as of|as early as|starting|the|of)\s+",
+    re.I,
 )
 
 _DAY_MONTH = re.compile(
@@ -66,6 +73,24 @@ _NUMBERS = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
     "seven": 7, "eight": 8, "nine": 9, "ten": 10,
 }  # fmt: skip
+_WITHIN = re.compile(
+    r"^(?:within|in|over)\s+(?:the\s+next\s+)?(a|an|one|two|three|four|five|six|seven|eight|"
+    r"nine|ten|\d+|a few)\s+(day|week|month)s?$",
+    re.I,
+)
+_TIME_OF_DAY = re.compile(
+    r"^(?:around|about|at|by|before|after)?\s*\d{1,2}(?:[.:]\d{2})?\s*"
+    r"(?:a\.?m\.?|p\.?m\.?|gmt|hours|local time)(?:\s+local time|\s+gmt)?$",
+    re.I,
+)
+# "early yesterday", "later today": still that day.
+_PART_OF_DAY = re.compile(
+    r"^(?:early|late|later|earlier)\s+(?=today|yesterday|tomorrow|tonight|this\s+(?:morning|afternoon|evening))",
+    re.I,
+)
+_NOW = {"today", "tonight", "this morning", "this afternoon", "this evening", "now", "currently",
+        "at present", "morning", "afternoon", "evening", "week"}  # fmt: skip
+_BETWEEN = re.compile(r"^(?:between|from)\s+(.+?)\s+(?:and|to|until|through)\s+(.+)$", re.I)
 _COMING = re.compile(
     r"^(?:the\s+)?(?:next|coming)\s+(?:few\s+|several\s+)?(days|weeks|months)$", re.I
 )
@@ -73,9 +98,14 @@ _COMING = re.compile(
 
 def resolve(text: str, published: dt.date | None, tense: Tense = Tense.NEAREST) -> DateMention:
     """Resolve `text` (a date as written) against `published`."""
-    phrase = _LEAD.sub("", " ".join(text.split()).strip(" .,")).strip()
-    while _LEAD.match(phrase):
-        phrase = _LEAD.sub("", phrase)
+    phrase = " ".join(text.split()).strip(" .,")
+    # "April-5-6" is "April 5-6".
+    phrase = re.sub(r"(?<=[A-Za-z])-(?=\d)", " ", phrase)
+    if match := _BETWEEN.match(phrase):
+        return _between(text, match[1], match[2], published, tense)
+    while _LEAD.match(phrase) and not _WITHIN.match(phrase):
+        phrase = _LEAD.sub("", phrase, count=1)
+    phrase = _PART_OF_DAY.sub("", phrase)
     window = _absolute(phrase, published, tense)
     if window is None and published is None and _is_relative(phrase):
         return DateMention(text=text, unresolved=DateIssue.NO_PUBLICATION_DATE)
@@ -159,12 +189,28 @@ def _year_for(month: int, day: int, published: dt.date | None, tense: Tense) -> 
         return same.year if same <= published or same.month == published.month else before.year
     if tense is Tense.FUTURE:
         return same.year if same >= published or same.month == published.month else after.year
-    return min((before, same, after), key=lambda d: abs((d - published).days)).year
+    recent = [d for d in (before, same) if 0 <= (published - d).days <= RECENT_DAYS]
+    if recent:
+        return recent[-1].year
+    return same.year if same >= published else after.year
+
+
+def _between(
+    text: str, first: str, last: str, published: dt.date | None, tense: Tense
+) -> DateMention:
+    """ "between March 31 and April 2": both ends resolved, the window from one to the other."""
+    start, end = resolve(first, published, tense), resolve(last, published, tense)
+    if start.start is None or end.end is None or end.end < start.start:
+        issue = start.unresolved or end.unresolved or DateIssue.UNRECOGNIZED
+        return DateMention(text=text, unresolved=issue)
+    return DateMention(text=text, start=start.start, end=end.end, granularity=DateGranularity.RANGE)
 
 
 def _relative(phrase: str, published: dt.date, tense: Tense) -> Window | None:
     lower = phrase.lower()
-    if lower in {"today", "tonight", "this morning", "this afternoon", "this evening"}:
+    if lower in _NOW or _TIME_OF_DAY.match(lower):
+        if lower == "week":
+            return _unit("this", "week", published)
         return published, published, DateGranularity.DAY
     if lower in {"yesterday", "tomorrow"}:
         day = published + dt.timedelta(days=-1 if lower == "yesterday" else 1)
@@ -180,6 +226,10 @@ def _relative(phrase: str, published: dt.date, tense: Tense) -> Window | None:
     if match := _COMING.match(lower):
         span = {"days": 7, "weeks": 28, "months": 120}[match[1]]
         return published, published + dt.timedelta(days=span), DateGranularity.APPROXIMATE
+    if match := _WITHIN.match(lower):
+        count = 3 if match[1] == "a few" else _NUMBERS.get(match[1]) or int(match[1])
+        days = count * {"day": 1, "week": 7, "month": 30}[match[2]]
+        return published, published + dt.timedelta(days=days), DateGranularity.APPROXIMATE
     return None
 
 
@@ -287,7 +337,9 @@ def _is_relative(phrase: str) -> bool:
         or _RELATIVE_UNIT.match(lower)
         or _AGO.match(lower)
         or _COMING.match(lower)
-        or lower in {"today", "tonight", "yesterday", "tomorrow", "this morning"}
+        or _WITHIN.match(lower)
+        or _TIME_OF_DAY.match(lower)
+        or lower in _NOW | {"yesterday", "tomorrow"}
     )
 
 

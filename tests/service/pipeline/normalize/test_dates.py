@@ -56,6 +56,16 @@ TABLE = [
     ("two weeks ago", WIRE, P, D(1987, 3, 2), D(1987, 3, 8), WEEK),
     ("this weekend", WIRE, F, D(1987, 3, 21), D(1987, 3, 22), RANGE),
     ("the coming weeks", WIRE, F, WIRE, D(1987, 4, 13), APPROX),
+    ("early yesterday", WIRE, P, D(1987, 3, 15), D(1987, 3, 15), DAY),
+    ("later today", WIRE, F, WIRE, WIRE, DAY),
+    ("in the early hours of this morning", WIRE, P, WIRE, WIRE, DAY),
+    ("around 3 p.m. local time", WIRE, N, WIRE, WIRE, DAY),
+    ("currently", WIRE, N, WIRE, WIRE, DAY),
+    ("within two weeks", WIRE, F, WIRE, D(1987, 3, 30), APPROX),
+    ("April-5-6", WIRE, F, D(1987, 4, 5), D(1987, 4, 6), RANGE),
+    ("between March 31 and April 2", WIRE, F, D(1987, 3, 31), D(1987, 4, 2), RANGE),
+    ("October 16", D(1987, 4, 2), N, D(1987, 10, 16), D(1987, 10, 16), DAY),  # far back: ahead
+    ("In February", D(1987, 3, 26), N, D(1987, 2, 1), D(1987, 2, 28), MONTH),  # recent: past
     ("1987-03-16", None, N, WIRE, WIRE, DAY),
     ("March 15, 1987", None, N, D(1987, 3, 15), D(1987, 3, 15), DAY),
 ]
