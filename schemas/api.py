@@ -14,10 +14,14 @@ from pydantic import (
     NonNegativeFloat,
     NonNegativeInt,
     StringConstraints,
+    field_validator,
 )
 
 from schemas.common import CanonicalActor, Frozen, RecordId, RecordType
 from schemas.records import Declaration, FundingAsk, Invitation, Meeting
+
+EARLIEST_PUBLICATION = 1800
+LATEST_PUBLICATION = 2200
 
 ArticleId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
@@ -31,11 +35,32 @@ class ExtractionRequest(Frozen):
     id: ArticleId | None = Field(default=None, description="Your id for the article; echoed.")
     url: AnyHttpUrl | None = None
     published_at: dt.datetime | dt.date | None = Field(
-        default=None, description="Publication time; relative dates are resolved against it."
+        default=None,
+        description="Publication time, ISO 8601 (a date or a date-time), between 1800 and "
+        "2200; relative dates are resolved against it.",
     )
     types: Annotated[frozenset[RecordType], Field(min_length=1)] = Field(
         default=frozenset(RecordType), description="Which record types to extract (default all)."
     )
+
+    @field_validator("published_at", mode="before")
+    @classmethod
+    def _not_a_number(cls, value: object) -> object:
+        # pydantic would read a number as a Unix timestamp: 20260120 is not a date anyone meant.
+        if isinstance(value, int | float):
+            raise ValueError(  # noqa: TRY004 - pydantic reports ValueError, not TypeError
+                "published_at must be an ISO 8601 date or date-time string"
+            )
+        return value
+
+    @field_validator("published_at")
+    @classmethod
+    def _plausible(cls, value: dt.datetime | dt.date | None) -> dt.datetime | dt.date | None:
+        if value is not None and not EARLIEST_PUBLICATION <= value.year < LATEST_PUBLICATION:
+            raise ValueError(
+                f"published_at must fall between {EARLIEST_PUBLICATION} and {LATEST_PUBLICATION}"
+            )
+        return value
 
 
 class TokenUsage(Frozen):
@@ -49,6 +74,10 @@ class TokenUsage(Frozen):
     )
     upstream_calls: NonNegativeInt = Field(
         default=0, description="HTTP requests sent upstream, SDK retries included."
+    )
+    reasks: NonNegativeInt = Field(
+        default=0,
+        description="Answers sent back to the model: invalid, or quoting text not in the article.",
     )
 
 

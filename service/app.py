@@ -17,11 +17,15 @@ from litestar.plugins.problem_details import (
     ProblemDetailsException,
     ProblemDetailsPlugin,
 )
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from service import __version__
+from service.admission import Admission
 from service.errors import PROBLEM_TYPE_PREFIX, AttacheError
 from service.extractor import Extractor
+from service.observability import RequestIdMiddleware, configure_logging, request_id
 from service.routes import create_extraction, health, ready
+from service.security import api_key_middleware, rate_limit
 from service.settings import Settings
 
 logger = logging.getLogger("attache")
@@ -29,11 +33,18 @@ logger = logging.getLogger("attache")
 # Litestar's own HTTP errors, under the same stable problem types as ours.
 _HTTP_SLUGS = {
     400: "invalid-request",
+    401: "unauthorized",
     404: "not-found",
     405: "method-not-allowed",
     413: "body-too-large",
     415: "unsupported-media-type",
+    429: "rate-limited",
 }
+
+
+def _instance() -> str | None:
+    current = request_id.get()
+    return f"urn:attache:request:{current}" if current else None
 
 
 def _from_attache(exc: AttacheError) -> ProblemDetailsException:
@@ -44,19 +55,25 @@ def _from_attache(exc: AttacheError) -> ProblemDetailsException:
         status_code=exc.status,
         headers=exc.headers or None,
         extra=exc.extra or None,
+        instance=_instance(),
     )
 
 
 def _from_http(exc: HTTPException) -> ProblemDetailsException:
     slug = _HTTP_SLUGS.get(exc.status_code, f"http-{exc.status_code}")
     extra = {"errors": exc.extra} if isinstance(exc, ValidationException) and exc.extra else None
+    headers = dict(exc.headers or {})
+    # Litestar's rate limiter says when the window resets; Retry-After is what clients read.
+    if exc.status_code == 429 and "RateLimit-Reset" in headers:
+        headers["Retry-After"] = str(max(1, int(headers["RateLimit-Reset"])))
     return ProblemDetailsException(
         type_=PROBLEM_TYPE_PREFIX + slug,
         title=exc.detail,
         detail=exc.detail,
         status_code=exc.status_code,
-        headers=exc.headers,
+        headers=headers or None,
         extra=extra,
+        instance=_instance(),
     )
 
 
@@ -68,6 +85,7 @@ def _from_unexpected(exc: Exception) -> ProblemDetailsException:
         title="Internal error",
         detail="an unexpected error occurred; it has been logged",
         status_code=500,
+        instance=_instance(),
     )
 
 
@@ -76,14 +94,33 @@ def _extractor(state: State) -> Extractor:
     return extractor
 
 
+def _admission(state: State) -> Admission:
+    admission: Admission = state.admission
+    return admission
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings if settings is not None else Settings()
+    configure_logging(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with Extractor.open(settings) as extractor:
             app.state.extractor = extractor
+            app.state.admission = Admission(
+                settings.max_concurrent_extractions, settings.overloaded_retry_after_s
+            )
             yield
+
+    # Outermost first: every response, refusals included, carries its request id and counts.
+    middleware: list[Any] = [
+        RequestIdMiddleware,
+        PrometheusConfig(app_name="attache", prefix="attache", group_path=True).middleware,
+    ]
+    if settings.api_keys:
+        middleware.append(api_key_middleware(settings.api_keys))
+    if settings.rate_limit_per_minute:
+        middleware.append(rate_limit(settings.rate_limit_per_minute).middleware)
 
     problem_map: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
         AttacheError: _from_attache,
@@ -91,12 +128,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
         Exception: _from_unexpected,
     }
     return Litestar(
-        route_handlers=[create_extraction, health, ready],
+        route_handlers=[create_extraction, health, ready, PrometheusController],
         lifespan=[lifespan],
-        dependencies={"extractor": Provide(_extractor, sync_to_thread=False)},
+        middleware=middleware,
+        dependencies={
+            "extractor": Provide(_extractor, sync_to_thread=False),
+            "admission": Provide(_admission, sync_to_thread=False),
+        },
         plugins=[
             ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=problem_map))
         ],
         request_max_body_size=settings.max_body_bytes,
+        logging_config=None,  # configure_logging owns logging: JSON lines, one format
         openapi_config=OpenAPIConfig(title="attache", version=__version__, path="/schema"),
     )

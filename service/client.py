@@ -38,7 +38,9 @@ from openai.types.chat import ChatCompletionMessageParam
 from schemas import ExtractionDraft, TokenUsage
 from service.errors import (
     AttacheError,
+    EmptyModelAnswer,
     InvalidModelOutput,
+    ModelRefused,
     TruncatedModelOutput,
     UpstreamModeUnsupported,
     UpstreamRateLimited,
@@ -70,6 +72,7 @@ class Meter:
     """What one extraction cost upstream. Shared by the tasks of one extraction."""
 
     upstream_calls: int = 0
+    model_calls: int = 0
     completions: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -82,6 +85,7 @@ class Meter:
             total_tokens=self.prompt_tokens + self.completion_tokens,
             completions=self.completions,
             upstream_calls=self.upstream_calls,
+            reasks=max(0, self.completions - self.model_calls),
         )
 
     def add_completion(self, response: Any) -> None:
@@ -146,8 +150,11 @@ class ModelClient:
         self, messages: list[ChatCompletionMessageParam], *, context: dict[str, Any]
     ) -> ExtractionDraft:
         meter = _current_meter.get() or Meter()
+        answers: list[Any] = []
         hooks = Hooks()
         hooks.on(HookName.COMPLETION_RESPONSE, meter.add_completion)
+        hooks.on(HookName.COMPLETION_RESPONSE, answers.append)
+        meter.model_calls += 1
         token_limit: dict[str, Any] = {
             self._settings.token_limit_param.value: self._settings.max_output_tokens
         }
@@ -165,16 +172,26 @@ class ModelClient:
                 **token_limit,
             )
         except (openai.APIError, IncompleteOutputException, InstructorRetryException) as exc:
-            raise self._translate(exc) from exc
+            raise self._translate(exc, answers[-1] if answers else None) from exc
         finally:
             meter.model_seconds += time.perf_counter() - started
         return draft
 
-    def _translate(self, exc: BaseException) -> AttacheError:
+    def _translate(self, exc: BaseException, last_answer: Any = None) -> AttacheError:
+        """Our error for a failed call; `last_answer` is the last completion received, if any."""
         if isinstance(exc, InstructorRetryException):
             cause = exc.__cause__
             if isinstance(cause, openai.APIError | IncompleteOutputException):
                 return self._translate(cause)
+            choices = getattr(last_answer, "choices", None)
+            if last_answer is not None and not choices:
+                return EmptyModelAnswer("the model endpoint answered with no choices")
+            refusal = getattr(choices[0].message, "refusal", None) if choices else None
+            if refusal:
+                return ModelRefused(
+                    f"the model refused: {str(refusal)[:_UPSTREAM_MESSAGE_CHARS]}",
+                    attempts=exc.n_attempts,
+                )
             return InvalidModelOutput(
                 f"no valid answer after {exc.n_attempts} attempt(s): {str(exc)[:1000]}",
                 attempts=exc.n_attempts,

@@ -6,9 +6,13 @@
     │   ├── MalformedJson                400  malformed-json
     │   ├── InvalidEncoding              400  invalid-encoding      not decodable as declared
     │   ├── EmptyArticle                 400  empty-article         no text, or only whitespace
+    │   ├── InvalidCharacters            400  invalid-characters    control characters
     │   ├── BodyTooLarge                 413  body-too-large
     │   ├── ArticleTooLong               413  article-too-long
+    │   ├── TokenBudgetExceeded          413  token-budget-exceeded
     │   └── UnsupportedMediaType         415  unsupported-media-type
+    ├── Unauthorized                     401  unauthorized          no or unknown API key
+    ├── Overloaded                       503  overloaded            too many extractions at once
     ├── ModelNotConfigured               503  model-not-configured  no model or endpoint set
     ├── UpstreamError                    502/503  the model endpoint failed us
     │   ├── UpstreamRateLimited          503  upstream-rate-limited (+ Retry-After)
@@ -17,16 +21,22 @@
     │   ├── UpstreamRejected             502  upstream-rejected     4xx: key, model name, ...
     │   ├── UpstreamModeUnsupported      502  upstream-mode-unsupported
     │   ├── InvalidModelOutput           502  invalid-model-output  still invalid after re-asks
-    │   └── TruncatedModelOutput         502  truncated-model-output  hit the token cap
+    │   ├── TruncatedModelOutput         502  truncated-model-output  hit the token cap
+    │   ├── EmptyModelAnswer             502  empty-model-answer    no choices in the answer
+    │   └── ModelRefused                 502  model-refused         the model declined
     └── DeadlineExceeded                 504  deadline-exceeded     whole extraction too slow
 
-The problem `type` is `urn:attache:problem:<slug>`; slugs never change meaning. The CLI maps the
-same tree to exit codes (`service/cli.py`).
+Litestar's own refusals use the same scheme: 404 not-found, 405 method-not-allowed, 429
+rate-limited (per API key). The problem `type` is `urn:attache:problem:<slug>`; slugs never
+change meaning. The CLI maps the same tree to exit codes (`service/cli.py`).
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from schemas import TokenUsage
 
 PROBLEM_TYPE_PREFIX = "urn:attache:problem:"
 
@@ -40,6 +50,8 @@ class AttacheError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
+        # What the failed extraction had cost upstream when it failed, for logs and metrics.
+        self.usage: TokenUsage | None = None
 
     @property
     def problem_type(self) -> str:
@@ -85,6 +97,11 @@ class EmptyArticle(InputError):
     title = "Article text is empty"
 
 
+class InvalidCharacters(InputError):
+    slug = "invalid-characters"
+    title = "Article text contains control characters"
+
+
 class BodyTooLarge(InputError):
     status = 413
     slug = "body-too-large"
@@ -97,10 +114,40 @@ class ArticleTooLong(InputError):
     title = "Article too long"
 
 
+class TokenBudgetExceeded(InputError):
+    status = 413
+    slug = "token-budget-exceeded"
+    title = "The article needs more tokens than one extraction may use"
+
+
 class UnsupportedMediaType(InputError):
     status = 415
     slug = "unsupported-media-type"
     title = "Unsupported media type"
+
+
+class Unauthorized(AttacheError):
+    status = 401
+    slug = "unauthorized"
+    title = "A valid API key is required"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="attache"'}
+
+
+class Overloaded(AttacheError):
+    status = 503
+    slug = "overloaded"
+    title = "Too many extractions in progress"
+
+    def __init__(self, detail: str, *, retry_after_s: int, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after_s = retry_after_s
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
 
 
 class ModelNotConfigured(AttacheError):
@@ -162,3 +209,13 @@ class DeadlineExceeded(AttacheError):
     status = 504
     slug = "deadline-exceeded"
     title = "The extraction did not finish within its deadline"
+
+
+class EmptyModelAnswer(UpstreamError):
+    slug = "empty-model-answer"
+    title = "The model endpoint answered with no choices"
+
+
+class ModelRefused(UpstreamError):
+    slug = "model-refused"
+    title = "The model refused to answer"

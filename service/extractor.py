@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
@@ -33,7 +35,9 @@ from service.errors import (
     AttacheError,
     DeadlineExceeded,
     EmptyArticle,
+    InvalidCharacters,
     ModelNotConfigured,
+    TokenBudgetExceeded,
 )
 from service.pipeline.call import DraftSource, call
 from service.pipeline.chunk import Chunk, split
@@ -41,6 +45,20 @@ from service.pipeline.ground import Aligner, ReaskUnaligned
 from service.pipeline.merge import ChunkDraft, merge
 from service.pipeline.normalize import normalize
 from service.settings import Settings
+
+# C0 and C1 control characters but tab, line feed, vertical tab, form feed and carriage return:
+# what a scraper leaves when it hands over binary data or mis-decoded bytes.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+# Characters that take no room on the page: an article of nothing else is empty.
+_INVISIBLE = re.compile(r"[\s\u200b\u200c\u200d\u2060\ufeff]*")
+# No tokenizer runs offline for every model; budgets use the usual 4 characters a token.
+_CHARS_PER_TOKEN = 4
+_SCHEMA_CHARS = len(json.dumps(ExtractionDraft.model_json_schema()))
+
+
+def is_blank(text: str) -> bool:
+    """True for text with nothing visible: whitespace and zero-width characters only."""
+    return _INVISIBLE.fullmatch(text) is not None
 
 
 class Extractor:
@@ -67,9 +85,9 @@ class Extractor:
         finally:
             await client.aclose()
 
-    def check(self, request: ExtractionRequest) -> None:
-        """Reject input no model call could help with, before anything is spent."""
-        if not request.text.strip():
+    def check(self, request: ExtractionRequest) -> list[Chunk]:
+        """Reject input no model call could help with, before anything is spent; the chunks."""
+        if is_blank(request.text):
             raise EmptyArticle("the article text is empty or only whitespace")
         if len(request.text) > self.settings.max_article_chars:
             raise ArticleTooLong(
@@ -77,29 +95,53 @@ class Extractor:
                 f"{self.settings.max_article_chars} (ATTACHE_MAX_ARTICLE_CHARS)",
                 limit=self.settings.max_article_chars,
             )
-
-    async def extract(self, request: ExtractionRequest) -> ExtractionResponse:
-        self.check(request)
-        if self._source is None or self.model is None:
-            raise ModelNotConfigured(
-                "set ATTACHE_MODEL and ATTACHE_BASE_URL (or ATTACHE_API_KEY) to extract"
+        if bad := _CONTROL.search(request.text):
+            raise InvalidCharacters(
+                f"the article text contains the control character U+{ord(bad.group()):04X} at "
+                f"index {bad.start()}; send text, not binary data",
+                position=bad.start(),
             )
-        started = time.perf_counter()
         chunks = split(
             request.text,
             max_chars=self.settings.chunk_chars,
             overlap=self.settings.chunk_overlap_chars,
         )
+        needed = sum(
+            (len(self.prompt.system) + len(chunk.text) + _SCHEMA_CHARS) // _CHARS_PER_TOKEN
+            + self.settings.max_output_tokens
+            for chunk in chunks
+        )
+        if needed > self.settings.token_budget:
+            raise TokenBudgetExceeded(
+                f"the article needs about {needed} tokens in {len(chunks)} call(s); the budget "
+                f"is {self.settings.token_budget} (ATTACHE_TOKEN_BUDGET)",
+                estimated_tokens=needed,
+                limit=self.settings.token_budget,
+            )
+        return chunks
+
+    async def extract(self, request: ExtractionRequest) -> ExtractionResponse:
+        chunks = self.check(request)
+        if self._source is None or self.model is None:
+            raise ModelNotConfigured(
+                "set ATTACHE_MODEL and ATTACHE_BASE_URL (or ATTACHE_API_KEY) to extract"
+            )
+        started = time.perf_counter()
         aligner = Aligner(request.text)
         with metering() as meter:
             try:
                 async with asyncio.timeout(self.settings.deadline_s):
                     drafts = await self._call_all(self._source, chunks, request, aligner)
             except TimeoutError as exc:
-                raise DeadlineExceeded(
+                failure = DeadlineExceeded(
                     f"the extraction took longer than {self.settings.deadline_s} s "
                     "(ATTACHE_DEADLINE_S)"
-                ) from exc
+                )
+                failure.usage = meter.usage()
+                raise failure from exc
+            except AttacheError as exc:
+                exc.usage = meter.usage()
+                raise
         merged = merge(
             [ChunkDraft(c, d) for c, d in zip(chunks, drafts, strict=True)],
             aligner,

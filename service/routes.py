@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,9 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Requ
 from litestar.params import JSONBody
 
 from schemas import ExtractionRequest, ExtractionResponse, Health, Problem, Readiness
+from service.admission import Admission
 from service.errors import (
+    AttacheError,
     EmptyArticle,
     InvalidEncoding,
     InvalidRequest,
@@ -22,7 +25,8 @@ from service.errors import (
     ModelNotConfigured,
     UnsupportedMediaType,
 )
-from service.extractor import Extractor
+from service.extractor import Extractor, is_blank
+from service.observability import observe_failure, observe_success
 
 JSON = "application/json"
 TEXT = "text/plain"
@@ -58,7 +62,7 @@ class ArticleRequest(Request[Any, Any, Any]):
                 accepted=[JSON, TEXT],
             )
         text = data.get("text")
-        if isinstance(text, str) and not text.strip():
+        if isinstance(text, str) and is_blank(text):
             raise EmptyArticle("the article text is empty or only whitespace")
         return data
 
@@ -136,12 +140,22 @@ def _problems(*statuses: int) -> dict[int, ResponseSpec]:
     operation_class=ExtractionOperation,
     status_code=200,
     summary="Extract invitations, meetings, declarations and funding asks from an article",
-    responses=_problems(400, 413, 415, 502, 503, 504),
+    responses=_problems(400, 401, 413, 415, 429, 502, 503, 504),
 )
 async def create_extraction(
-    data: JSONBody[ExtractionRequest], extractor: NamedDependency[Extractor]
+    data: JSONBody[ExtractionRequest],
+    extractor: NamedDependency[Extractor],
+    admission: NamedDependency[Admission],
 ) -> ExtractionResponse:
-    return await extractor.extract(data)
+    started = time.perf_counter()
+    try:
+        with admission.slot():
+            response = await extractor.extract(data)
+    except AttacheError as exc:
+        observe_failure(data, exc, time.perf_counter() - started)
+        raise
+    observe_success(data, response, extractor.settings)
+    return response
 
 
 @get("/health", summary="Liveness: the process answers")

@@ -7,7 +7,7 @@ in step.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import (
     AnyHttpUrl,
@@ -18,7 +18,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 import prompts
 
@@ -115,10 +115,45 @@ class Settings(BaseSettings):
         default=2, description="Chunks of one article sent to the model at once."
     )
     prompt_version: str = Field(default=prompts.LATEST, description="Prompt template version.")
+    token_budget: PositiveInt = Field(
+        default=400_000,
+        description="Most tokens one extraction may be expected to use (prompt estimated at "
+        "4 characters a token, plus the output cap, per call); more gets 413.",
+    )
+    max_concurrent_extractions: PositiveInt = Field(
+        default=8,
+        description="Extractions one process runs at once; more are shed with 503.",
+    )
+    overloaded_retry_after_s: PositiveInt = Field(
+        default=5, description="Retry-After sent with a shed request's 503."
+    )
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated keys accepted in X-API-Key or Authorization: Bearer; "
+        "unset: no authentication. Several allow rotation.",
+    )
+    rate_limit_per_minute: Annotated[int, Field(ge=0)] = Field(
+        default=0,
+        description="Requests a minute per API key (per client address without keys); 0: off.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Level of the JSON logs on stderr."
+    )
+    log_sensitive: bool = Field(
+        default=False,
+        description="Debug only: let logs carry article text and upstream payloads.",
+    )
     host: str = Field(default="127.0.0.1", description="`attache serve` bind address.")
     port: Annotated[int, Field(ge=1, le=65535)] = Field(
         default=8000, description="`attache serve` port."
     )
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
 
     @field_validator("prompt_version")
     @classmethod

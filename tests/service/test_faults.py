@@ -18,7 +18,7 @@ from litestar.testing import AsyncTestClient
 from service.app import create_app
 from service.settings import ModelMode, Settings
 from tests.conftest import SettingsFactory
-from tests.fakes import BASE_URL, COMPLETIONS, EMPTY_ANSWER, error, ok
+from tests.fakes import BASE_URL, COMPLETIONS, EMPTY_ANSWER, completion, error, ok
 
 
 async def extract(settings: Settings, text: str) -> httpx.Response:
@@ -61,6 +61,7 @@ async def test_reask_after_invalid_answer_succeeds_and_sums_usage(
         "total_tokens": 2560,
         "completions": 2,
         "upstream_calls": 2,
+        "reasks": 1,
     }
     # The re-ask shows the model its own answer and what was wrong with it.
     reask = json.loads(route.calls.last.request.content)["messages"]
@@ -298,3 +299,34 @@ async def test_quote_still_not_in_the_article_after_reasks_drops_the_record(
     body = response.json()
     assert body["funding_asks"] == []
     assert [w["code"] for w in body["warnings"]] == ["record_dropped"]
+
+
+async def test_an_answer_with_no_choices_is_502_without_reask(
+    settings: Settings, upstream: respx.MockRouter
+) -> None:
+    body = completion(EMPTY_ANSWER)
+    body["choices"] = []
+    route = upstream.post(COMPLETIONS).mock(return_value=httpx.Response(200, json=body))
+    response = await extract(settings, "An article.")
+    assert response.status_code == 502
+    assert problem_type(response) == "empty-model-answer"
+    assert route.call_count == 1
+
+
+@pytest.mark.parametrize(("mode", "calls"), [(ModelMode.TOOLS, 1), (ModelMode.JSON, 2)])
+async def test_a_refusal_is_502_model_refused(
+    mode: ModelMode, calls: int, make_settings: SettingsFactory, upstream: respx.MockRouter
+) -> None:
+    """JSON mode re-asks a refusal once (it reads as an empty answer); tools mode does not."""
+    body = completion("", mode=mode)
+    body["choices"][0]["message"] = {
+        "role": "assistant",
+        "content": None,
+        "refusal": "I can't help with that.",
+    }
+    route = upstream.post(COMPLETIONS).mock(return_value=httpx.Response(200, json=body))
+    response = await extract(make_settings(mode=mode, reasks=1), "An article.")
+    assert response.status_code == 502
+    assert problem_type(response) == "model-refused"
+    assert "can't help" in response.json()["detail"]
+    assert route.call_count == calls

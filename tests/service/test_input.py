@@ -87,6 +87,34 @@ CASES: list[tuple[str, dict[str, Any], int, str]] = [
         "invalid-request",
     ),
     ("article too long", {"json": {"text": "x" * 5001}}, 413, "article-too-long"),
+    ("zero-width only", {"json": {"text": "\u200b\u2060 \ufeff"}}, 400, "empty-article"),
+    ("NUL byte", {"json": {"text": "An article.\x00\x00"}}, 400, "invalid-characters"),
+    ("C1 control", {"json": {"text": "Caf\u0083 talks"}}, 400, "invalid-characters"),
+    (
+        "year 1",
+        {"json": {"text": "An article.", "published_at": "0001-01-01"}},
+        400,
+        "invalid-request",
+    ),
+    (
+        "year 9999",
+        {"json": {"text": "An article.", "published_at": "9999-12-31T00:00:00"}},
+        400,
+        "invalid-request",
+    ),
+    (
+        "timestamp number",
+        {"json": {"text": "An article.", "published_at": 20260120}},
+        400,
+        "invalid-request",
+    ),
+    (
+        "month 13",
+        {"json": {"text": "An article.", "published_at": "2026-13-01"}},
+        400,
+        "invalid-request",
+    ),
+    ("token budget", {"json": {"text": "word " * 900}}, 413, "token-budget-exceeded"),
     (
         "body too large",
         {"content": b"x" * 20_001, "headers": {"Content-Type": "text/plain"}},
@@ -113,7 +141,12 @@ async def test_bad_input_is_a_precise_problem(
     make_settings: SettingsFactory,
     no_upstream: respx.MockRouter,
 ) -> None:
-    app = create_app(make_settings(max_article_chars=5000, max_body_bytes=20_000))
+    app = create_app(
+        make_settings(
+            max_article_chars=5000, max_body_bytes=20_000, token_budget=6000, chunk_chars=1000,
+            chunk_overlap_chars=100, max_output_tokens=1000,
+        )
+    )  # fmt: skip
     async with AsyncTestClient(app=app) as client:
         response = await client.post("/v1/extractions", **request_kwargs)
     assert response.status_code == status, response.text

@@ -73,6 +73,7 @@ async def test_board_of_peace_extracts_grounded_records_in_every_mode(
         "total_tokens": 1200,
         "completions": 1,
         "upstream_calls": 1,
+        "reasks": 0,
     }
     assert body.warnings == []
 

@@ -1,0 +1,180 @@
+"""Request ids, structured JSON logs and Prometheus metrics.
+
+- Every response carries `X-Request-ID`: the caller's, when it sent a well-formed one (up to
+  128 of `A-Z a-z 0-9 . _ -`), else a new UUID. Logs of the request carry it as `request_id`,
+  and problem bodies as `instance` (`urn:attache:request:<id>`).
+- Logs are JSON lines on stderr (structlog), the server's and libraries' included. They never
+  hold article text, prompts or keys: the extraction log line holds counts, ids and timings.
+  `ATTACHE_LOG_SENSITIVE=true` (debugging only) adds the request's article text.
+- `/metrics` (Prometheus text format) serves Litestar's HTTP metrics (requests by route and
+  status, latency histogram: `attache_requests_total`, `attache_request_duration_seconds`)
+  and attache's own, defined below.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import uuid
+from contextvars import ContextVar
+from typing import Any
+
+import structlog
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import Counter, Histogram
+
+from schemas import ExtractionRequest, ExtractionResponse
+from service.errors import AttacheError, UpstreamError
+from service.settings import Settings
+
+REQUEST_ID_HEADER = "x-request-id"
+_VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+request_id: ContextVar[str | None] = ContextVar("attache_request_id", default=None)
+
+log = structlog.get_logger("attache")
+
+UPSTREAM_CALLS = Counter("attache_upstream_calls", "HTTP requests sent to the model endpoint")
+UPSTREAM_ERRORS = Counter(
+    "attache_upstream_errors", "Extractions failed by the model endpoint, by problem type", ["kind"]
+)
+TOKENS = Counter("attache_tokens", "Tokens used upstream", ["kind"])
+REASKS = Counter("attache_reasks", "Model answers re-asked (invalid output or ungrounded quotes)")
+RECORDS = Counter("attache_records_extracted", "Records returned, by type", ["type"])
+DROPPED = Counter(
+    "attache_ungrounded_dropped", "Ungrounded evidence quotes and records dropped", ["what"]
+)
+EXTRACTION_SECONDS = Histogram(
+    "attache_extraction_seconds",
+    "Time of whole extractions, by outcome",
+    ["outcome"],
+    buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300),
+)
+
+
+class RequestIdMiddleware:
+    """Takes or makes the request id, binds it to the logs, and returns it in a header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
+        value = given if _VALID_ID.match(given) else uuid.uuid4().hex
+        token = request_id.set(value)
+        structlog.contextvars.bind_contextvars(request_id=value)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    h for h in message.get("headers", []) if h[0] != REQUEST_ID_HEADER.encode()
+                ]
+                message["headers"] = [*headers, (REQUEST_ID_HEADER.encode(), value.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+            request_id.reset(token)
+
+
+def configure_logging(settings: Settings) -> None:
+    """JSON lines on stderr for attache and everything that logs through `logging`."""
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(settings.log_level)
+    # instructor and the openai SDK log whole prompts (the article) at DEBUG, and httpcore
+    # logs request internals: only a deliberate sensitive-debug run gets them.
+    for name in ("instructor", "openai", "httpx", "httpcore"):
+        logging.getLogger(name).setLevel(
+            settings.log_level if settings.log_sensitive else max(logging.INFO, root.level)
+        )
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True
+
+
+def observe_success(
+    request: ExtractionRequest, response: ExtractionResponse, settings: Settings
+) -> None:
+    usage = response.usage
+    UPSTREAM_CALLS.inc(usage.upstream_calls)
+    TOKENS.labels(kind="prompt").inc(usage.prompt_tokens)
+    TOKENS.labels(kind="completion").inc(usage.completion_tokens)
+    REASKS.inc(usage.reasks)
+    counts = {
+        "invitation": len(response.invitations),
+        "meeting": len(response.meetings),
+        "declaration": len(response.declarations),
+        "funding_ask": len(response.funding_asks),
+    }
+    for record_type, count in counts.items():
+        RECORDS.labels(type=record_type).inc(count)
+    for warning in response.warnings:
+        if warning.code in {"evidence_dropped", "record_dropped"}:
+            DROPPED.labels(what=warning.code.value.removesuffix("_dropped")).inc()
+    EXTRACTION_SECONDS.labels(outcome="ok").observe(response.timings.total_ms / 1000)
+    log.info(
+        "extraction",
+        article_id=request.id,
+        article_chars=len(request.text),
+        model=response.model,
+        prompt_version=response.prompt_version,
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        upstream_calls=usage.upstream_calls,
+        completions=usage.completions,
+        latency_ms=round(response.timings.total_ms, 1),
+        records=counts,
+        warnings=[w.code.value for w in response.warnings],
+        **({"article_text": request.text} if settings.log_sensitive else {}),
+    )
+
+
+def observe_failure(request: ExtractionRequest, exc: AttacheError, seconds: float) -> None:
+    usage = exc.usage
+    if usage is not None:
+        UPSTREAM_CALLS.inc(usage.upstream_calls)
+        TOKENS.labels(kind="prompt").inc(usage.prompt_tokens)
+        TOKENS.labels(kind="completion").inc(usage.completion_tokens)
+    if isinstance(exc, UpstreamError):
+        UPSTREAM_ERRORS.labels(kind=exc.slug).inc()
+    EXTRACTION_SECONDS.labels(outcome=exc.slug).observe(seconds)
+    log.warning(
+        "extraction_failed",
+        article_id=request.id,
+        article_chars=len(request.text),
+        problem=exc.slug,
+        status=exc.status,
+        upstream_calls=usage.upstream_calls if usage else 0,
+        latency_ms=round(seconds * 1000, 1),
+    )

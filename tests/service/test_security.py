@@ -1,0 +1,115 @@
+"""API keys, per-key rate limits, and what the logs never hold."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import respx
+from litestar.testing import AsyncTestClient
+
+from service.app import create_app
+from tests.conftest import SettingsFactory
+from tests.fakes import COMPLETIONS, ok
+
+KEYS = "old-key-4f1d,new-key-9a2c"
+
+
+@pytest.fixture
+def guarded(make_settings: SettingsFactory) -> Any:
+    return create_app(make_settings(api_keys=KEYS))
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"X-API-Key": "wrong"}, {"Authorization": "Bearer wrong"},
+     {"Authorization": "Basic old-key-4f1d"}, {"X-API-Key": ""}],
+    ids=["none", "wrong header key", "wrong bearer", "not bearer", "empty"],
+)  # fmt: skip
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/v1/extractions"), ("GET", "/schema/openapi.json"), ("GET", "/metrics")],
+)
+async def test_with_keys_nothing_answers_without_one(
+    guarded: Any, headers: dict[str, str], method: str, path: str
+) -> None:
+    async with AsyncTestClient(app=guarded) as client:
+        response = await client.request(method, path, headers=headers, json={"text": "x"})
+    assert response.status_code == 401
+    assert response.json()["type"] == "urn:attache:problem:unauthorized"
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"X-API-Key": "old-key-4f1d"}, {"Authorization": "Bearer new-key-9a2c"}],
+    ids=["old key in X-API-Key", "new key as bearer"],
+)
+async def test_any_configured_key_opens_the_api(
+    guarded: Any,
+    headers: dict[str, str],
+    upstream: respx.MockRouter,
+    board_of_peace: dict[str, Any],
+    board_of_peace_answer: dict[str, Any],
+) -> None:
+    upstream.post(COMPLETIONS).mock(return_value=ok(board_of_peace_answer))
+    async with AsyncTestClient(app=guarded) as client:
+        response = await client.post(
+            "/v1/extractions", json={"text": board_of_peace["text"]}, headers=headers
+        )
+    assert response.status_code == 200, response.text
+
+
+async def test_health_endpoints_need_no_key(guarded: Any) -> None:
+    async with AsyncTestClient(app=guarded) as client:
+        assert (await client.get("/health")).status_code == 200
+        assert (await client.get("/ready")).status_code == 200
+
+
+async def test_rate_limit_is_per_key(make_settings: SettingsFactory) -> None:
+    app = create_app(make_settings(api_keys=KEYS, rate_limit_per_minute=2))
+    old, new = {"X-API-Key": "old-key-4f1d"}, {"X-API-Key": "new-key-9a2c"}
+    async with AsyncTestClient(app=app) as client:
+        statuses = [(await client.get("/schema/openapi.json", headers=old)).status_code
+                    for _ in range(3)]  # fmt: skip
+        limited = await client.get("/schema/openapi.json", headers=old)
+        other = await client.get("/schema/openapi.json", headers=new)
+        health = await client.get("/health", headers=old)
+    assert statuses == [200, 200, 429]
+    assert limited.status_code == 429
+    assert limited.json()["type"] == "urn:attache:problem:rate-limited"
+    assert int(limited.headers["retry-after"]) > 0
+    assert other.status_code == 200
+    assert health.status_code == 200
+
+
+async def test_logs_hold_neither_article_text_nor_keys(
+    make_settings: SettingsFactory,
+    upstream: respx.MockRouter,
+    capsys: pytest.CaptureFixture[str],
+    board_of_peace_answer: dict[str, Any],
+    board_of_peace: dict[str, Any],
+) -> None:
+    upstream.post(COMPLETIONS).mock(return_value=ok(board_of_peace_answer))
+    app = create_app(make_settings(api_keys=KEYS, log_level="DEBUG"))
+    async with AsyncTestClient(app=app) as client:
+        response = await client.post(
+            "/v1/extractions",
+            json={"text": board_of_peace["text"], "id": "bop"},
+            headers={"X-API-Key": "new-key-9a2c", "X-Request-ID": "req-123"},
+        )
+        await client.post("/v1/extractions", json={"text": "x"}, headers={"X-API-Key": "bad"})
+    assert response.status_code == 200
+    logs = capsys.readouterr().err
+    lines = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+    extraction = next(line for line in lines if line.get("event") == "extraction")
+    assert extraction["request_id"] == "req-123"
+    assert extraction["article_id"] == "bop"
+    assert extraction["upstream_calls"] == 1
+    leaked = [line[:300] for line in logs.splitlines() if "Putin" in line]
+    assert not leaked, leaked
+    assert "Board of Peace" not in logs
+    for key in ("new-key-9a2c", "old-key-4f1d", "bad"):
+        assert f'"{key}"' not in logs
+        assert f" {key}" not in logs
