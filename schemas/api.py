@@ -7,7 +7,6 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import (
-    AnyHttpUrl,
     BaseModel,
     ConfigDict,
     Field,
@@ -24,6 +23,16 @@ EARLIEST_PUBLICATION = 1800
 LATEST_PUBLICATION = 2200
 
 ArticleId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# A plain pattern, not AnyHttpUrl: the constraint then stands in the OpenAPI document too, and
+# the URL comes back exactly as sent.
+ArticleUrl = Annotated[
+    str,
+    Field(
+        pattern=r"^https?://[^\s/$.?#][^\s]*$",
+        max_length=2083,
+        description="The article's address, http or https.",
+    ),
+]
 
 
 class ExtractionRequest(Frozen):
@@ -33,7 +42,7 @@ class ExtractionRequest(Frozen):
         description="The article body, unchanged. Evidence offsets index this exact string."
     )
     id: ArticleId | None = Field(default=None, description="Your id for the article; echoed.")
-    url: AnyHttpUrl | None = None
+    url: ArticleUrl | None = None
     published_at: dt.datetime | dt.date | None = Field(
         default=None,
         description="Publication time, ISO 8601 (a date or a date-time), between 1800 and "
@@ -42,6 +51,13 @@ class ExtractionRequest(Frozen):
     types: Annotated[frozenset[RecordType], Field(min_length=1)] = Field(
         default=frozenset(RecordType), description="Which record types to extract (default all)."
     )
+
+    @field_validator("types", mode="before")
+    @classmethod
+    def _each_type_once(cls, value: object) -> object:
+        if isinstance(value, list | tuple) and len(set(map(str, value))) != len(value):
+            raise ValueError("types must not repeat a record type")
+        return value
 
     @field_validator("published_at", mode="before")
     @classmethod

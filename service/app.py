@@ -89,6 +89,11 @@ def _from_unexpected(exc: Exception) -> ProblemDetailsException:
     )
 
 
+class MetricsController(PrometheusController):
+    # Prometheus text, not JSON: kept out of the OpenAPI document, which describes the API.
+    include_in_schema = False
+
+
 def _extractor(state: State) -> Extractor:
     extractor: Extractor = state.extractor
     return extractor
@@ -128,7 +133,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         Exception: _from_unexpected,
     }
     return Litestar(
-        route_handlers=[create_extraction, health, ready, PrometheusController],
+        route_handlers=[create_extraction, health, ready, MetricsController],
         lifespan=[lifespan],
         middleware=middleware,
         dependencies={
