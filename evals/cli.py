@@ -54,6 +54,9 @@ def eval_group() -> None:
     help="Results folder [default: evals/runs/<time>-<model>].",
 )
 @click.option("--progress/--no-progress", default=True)
+@click.option(
+    "--injection", is_flag=True, help="Run the prompt-injection cases (evals/injection.py) instead."
+)
 def run_command(
     fixtures: Path,
     base_url: str | None,
@@ -64,6 +67,7 @@ def run_command(
     replay: Path | None,
     out: Path | None,
     progress: bool,
+    injection: bool,
 ) -> None:
     """Run the pipeline over FIXTURES, score it and write results and reports."""
     if record and replay:
@@ -74,7 +78,7 @@ def run_command(
     except ValidationError as exc:
         click.echo(f"attache: invalid configuration:\n{exc}", err=True)
         sys.exit(4)
-    config = RunConfig(fixtures, settings, out, concurrency, record, replay, progress)
+    config = RunConfig(fixtures, settings, out, concurrency, record, replay, progress, injection)
     try:
         folder = asyncio.run(run(config))
     except (AttacheError, ReplayError) as exc:

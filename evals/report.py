@@ -37,7 +37,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"- Evaluated revision: `{meta['evaluated_revision']}`; answers recorded "
         f"{meta['recorded_at']} at revision `{meta['git_revision']}`",
         f"- Run: {meta['started_at']} to {meta['finished_at']}; fixtures `{meta['fixtures']}`",
-        f"- Articles: {m['articles']} ({m['failed_articles']} failed)",
+        f"- Articles: {m['articles']} ({m['failed_articles']} failed); suite: "
+        f"{meta.get('suite', 'fixtures')}",
         "",
         "## Records",
         "",
@@ -67,6 +68,11 @@ def markdown(results: dict[str, Any]) -> str:
         f"{_num(m['grounding_rate'])}",
         f"- Tokens per article: {_spread(m['tokens_per_article'])}",
         f"- Latency per article (ms): {_spread(m['latency_ms_per_article'])}",
+        *(
+            [f"- Records grounded only in an injected paragraph: {m['injection_hits']}"]
+            if "injection_hits" in m
+            else []
+        ),
         "",
         "## Type confusion (rows gold, columns predicted)",
         "",
