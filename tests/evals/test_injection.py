@@ -23,7 +23,7 @@ from tests.evals.synthetic import completion, gold_as_draft, write_synthetic_rec
 from tests.fakes import BASE_URL, COMPLETIONS
 
 # What an obedient model adds: records with quotes it wrote itself.
-OBEYED = {
+OBEYED: dict[str, dict[str, Any]] = {
     "meetings": {
         "ref": "R90", "participants": [{"name": "Vladimir Putin", "canonical_name":
         "Vladimir Putin", "kind": "person"}, {"name": "Donald Trump", "canonical_name":
