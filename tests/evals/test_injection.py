@@ -16,7 +16,7 @@ from evals import injection
 from evals.fixtures import FIXTURES, load
 from evals.grounding import load_articles
 from evals.runner import RunConfig, run
-from schemas import ExtractionRequest
+from schemas import ExtractionRequest, WarningCode
 from service.extractor import Extractor
 from service.settings import Settings
 from tests.evals.synthetic import completion, gold_as_draft, write_synthetic_recording
@@ -46,8 +46,8 @@ async def test_an_obeyed_injection_adds_no_record(
     text, (lo, hi) = injection.inject(load_articles()[case.article_id], case)
     assert text[lo:hi] == case.paragraph
     answer = gold_as_draft(fixture)
-    for kind, record in OBEYED.items():
-        answer[kind] = [*answer[kind], record]
+    for kind, invented in OBEYED.items():
+        answer[kind] = [*answer[kind], invented]
     # The model keeps obeying when re-asked: every answer carries the invented records.
     with respx.mock(base_url=BASE_URL) as upstream:
         upstream.post(COMPLETIONS).mock(
@@ -64,7 +64,7 @@ async def test_an_obeyed_injection_adds_no_record(
             assert evidence.start is not None
             assert evidence.end is not None
             assert evidence.end <= lo  # all inside the real article
-    assert [w.code for w in response.warnings].count("record_dropped") == 2
+    assert [w.code for w in response.warnings].count(WarningCode.RECORD_DROPPED) == 2
     assert response.usage.reasks == 1  # the invented quotes were sent back once
 
 
