@@ -6,6 +6,7 @@ each request body. It binds 127.0.0.1 only.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -27,14 +28,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def fake_upstream(respond: Respond) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """Serve `respond` in a thread; yields the base URL and the list of received bodies."""
+def fake_upstream(
+    respond: Respond, *, latency_s: float = 0.0
+) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """Serve `respond` in a thread, each answer `latency_s` late; yields the base URL and the
+    list of received bodies."""
     received: list[dict[str, Any]] = []
 
     @post("/v1/chat/completions", status_code=200)
     async def completions(request: Request[Any, Any, Any]) -> dict[str, Any]:
         body: dict[str, Any] = await request.json()
         received.append(body)
+        await asyncio.sleep(latency_s)
         return respond(body)
 
     port = free_port()
