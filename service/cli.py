@@ -76,7 +76,7 @@ def serve(host: str | None, port: int | None) -> None:
         create_app(settings),
         host=host or settings.host,
         port=port or settings.port,
-        log_level="info",
+        log_config=None,  # create_app set up JSON logging; uvicorn's own would replace it
     )
 
 
