@@ -27,8 +27,9 @@
     └── DeadlineExceeded                 504  deadline-exceeded     whole extraction too slow
 
 Litestar's own refusals use the same scheme: 404 not-found, 405 method-not-allowed, 429
-rate-limited (per API key). The problem `type` is `urn:attache:problem:<slug>`; slugs never
-change meaning. The CLI maps the same tree to exit codes (`service/cli.py`).
+rate-limited (per API key). `RetryLater` (Overloaded, UpstreamRateLimited) adds Retry-After.
+The problem `type` is `urn:attache:problem:<slug>`; slugs never change meaning. The CLI maps
+the same tree to exit codes (`service/cli.py`).
 """
 
 from __future__ import annotations
@@ -136,10 +137,8 @@ class Unauthorized(AttacheError):
         return {"WWW-Authenticate": 'Bearer realm="attache"'}
 
 
-class Overloaded(AttacheError):
-    status = 503
-    slug = "overloaded"
-    title = "Too many extractions in progress"
+class RetryLater(AttacheError):
+    """An error the caller may retry after `retry_after_s` seconds (the Retry-After header)."""
 
     def __init__(self, detail: str, *, retry_after_s: int, **extra: Any) -> None:
         super().__init__(detail, **extra)
@@ -148,6 +147,12 @@ class Overloaded(AttacheError):
     @property
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after_s)}
+
+
+class Overloaded(RetryLater):
+    status = 503
+    slug = "overloaded"
+    title = "Too many extractions in progress"
 
 
 class ModelNotConfigured(AttacheError):
@@ -162,18 +167,10 @@ class UpstreamError(AttacheError):
     title = "The model endpoint failed"
 
 
-class UpstreamRateLimited(UpstreamError):
+class UpstreamRateLimited(RetryLater, UpstreamError):
     status = 503
     slug = "upstream-rate-limited"
     title = "The model endpoint is rate-limiting us"
-
-    def __init__(self, detail: str, *, retry_after_s: int, **extra: Any) -> None:
-        super().__init__(detail, **extra)
-        self.retry_after_s = retry_after_s
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after_s)}
 
 
 class UpstreamUnavailable(UpstreamError):

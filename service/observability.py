@@ -25,7 +25,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import Counter, Histogram
 
-from schemas import ExtractionRequest, ExtractionResponse
+from schemas import ExtractionRequest, ExtractionResponse, TokenUsage
 from service.errors import AttacheError, UpstreamError
 from service.settings import Settings
 
@@ -127,10 +127,7 @@ def observe_success(
     request: ExtractionRequest, response: ExtractionResponse, settings: Settings
 ) -> None:
     usage = response.usage
-    UPSTREAM_CALLS.inc(usage.upstream_calls)
-    TOKENS.labels(kind="prompt").inc(usage.prompt_tokens)
-    TOKENS.labels(kind="completion").inc(usage.completion_tokens)
-    REASKS.inc(usage.reasks)
+    _count_usage(usage)
     counts = {
         "invitation": len(response.invitations),
         "meeting": len(response.meetings),
@@ -163,9 +160,7 @@ def observe_success(
 def observe_failure(request: ExtractionRequest, exc: AttacheError, seconds: float) -> None:
     usage = exc.usage
     if usage is not None:
-        UPSTREAM_CALLS.inc(usage.upstream_calls)
-        TOKENS.labels(kind="prompt").inc(usage.prompt_tokens)
-        TOKENS.labels(kind="completion").inc(usage.completion_tokens)
+        _count_usage(usage)
     if isinstance(exc, UpstreamError):
         UPSTREAM_ERRORS.labels(kind=exc.slug).inc()
     EXTRACTION_SECONDS.labels(outcome=exc.slug).observe(seconds)
@@ -178,3 +173,10 @@ def observe_failure(request: ExtractionRequest, exc: AttacheError, seconds: floa
         upstream_calls=usage.upstream_calls if usage else 0,
         latency_ms=round(seconds * 1000, 1),
     )
+
+
+def _count_usage(usage: TokenUsage) -> None:
+    UPSTREAM_CALLS.inc(usage.upstream_calls)
+    TOKENS.labels(kind="prompt").inc(usage.prompt_tokens)
+    TOKENS.labels(kind="completion").inc(usage.completion_tokens)
+    REASKS.inc(usage.reasks)
