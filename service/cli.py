@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from typing import IO, Any
 
@@ -36,6 +37,7 @@ from service.errors import (
     UpstreamError,
 )
 from service.extractor import Extractor
+from service.observability import configure_logging
 from service.settings import Settings
 
 EXIT_INTERNAL = 1
@@ -105,6 +107,10 @@ def extract(
 ) -> None:
     """Extract records from the article in SOURCE (a file, or - for stdin)."""
     settings = _settings()
+    configure_logging(settings)
+    # stderr of `extract` is for the problem: routine INFO lines stay off it.
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     try:
         request = _read_request(source.read(), request_json, article_id, url, published_at, types)
         response = asyncio.run(_extract(settings, request))

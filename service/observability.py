@@ -112,12 +112,16 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(settings.log_level)
-    # instructor and the openai SDK log whole prompts (the article) at DEBUG, and httpcore
-    # logs request internals: only a deliberate sensitive-debug run gets them.
-    for name in ("instructor", "openai", "httpx", "httpcore"):
+    # The openai SDK logs whole prompts (the article) at DEBUG, httpcore request internals:
+    # only a deliberate sensitive-debug run gets them. instructor logs prompts at DEBUG too,
+    # and at ERROR only what `extraction_failed` already says.
+    for name in ("openai", "httpx", "httpcore"):
         logging.getLogger(name).setLevel(
             settings.log_level if settings.log_sensitive else max(logging.INFO, root.level)
         )
+    logging.getLogger("instructor").setLevel(
+        settings.log_level if settings.log_sensitive else logging.CRITICAL
+    )
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
