@@ -7,7 +7,6 @@ corpus article of that id, and every evidence offset indexes that text.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Self
@@ -79,7 +78,3 @@ def load_all(folder: Path = FIXTURES) -> Iterator[tuple[Path, Fixture]]:
 def published_at(article: dict[str, str]) -> dt.date | None:
     value = article.get("published_at")
     return dt.datetime.fromisoformat(value).date() if value else None
-
-
-def dump(fixture: Fixture) -> str:
-    return json.dumps(fixture.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
