@@ -38,8 +38,9 @@ ArticleUrl = Annotated[
 class ExtractionRequest(Frozen):
     """One article to extract from."""
 
-    text: Annotated[str, Field(min_length=1)] = Field(
-        description="The article body, unchanged. Evidence offsets index this exact string."
+    text: str = Field(
+        description="The article body, unchanged; it must hold visible text (a blank one is "
+        "refused as empty-article). Evidence offsets index this exact string."
     )
     id: ArticleId | None = Field(default=None, description="Your id for the article; echoed.")
     url: ArticleUrl | None = None

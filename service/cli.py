@@ -29,7 +29,6 @@ from service.app import create_app
 from service.errors import (
     AttacheError,
     DeadlineExceeded,
-    EmptyArticle,
     InputError,
     InvalidEncoding,
     InvalidRequest,
@@ -142,8 +141,6 @@ def _read_request(
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidEncoding(f"the input is not valid UTF-8 (byte {exc.start})") from exc
-    if not request_json and not text.strip():
-        raise EmptyArticle("the input is empty or only whitespace")
     fields: dict[str, Any] = {"id": article_id, "url": url, "published_at": published_at}
     if types:
         fields["types"] = types

@@ -56,7 +56,7 @@ _CHARS_PER_TOKEN = 4
 _SCHEMA_CHARS = len(json.dumps(ExtractionDraft.model_json_schema()))
 
 
-def is_blank(text: str) -> bool:
+def _is_blank(text: str) -> bool:
     """True for text with nothing visible: whitespace and zero-width characters only."""
     return _INVISIBLE.fullmatch(text) is not None
 
@@ -86,8 +86,11 @@ class Extractor:
             await client.aclose()
 
     def check(self, request: ExtractionRequest) -> list[Chunk]:
-        """Reject input no model call could help with, before anything is spent; the chunks."""
-        if is_blank(request.text):
+        """Reject input no model call could help with, before anything is spent; the chunks.
+
+        The one place that refuses a blank article, whichever way it came (HTTP, CLI, Python).
+        """
+        if _is_blank(request.text):
             raise EmptyArticle("the article text is empty or only whitespace")
         if len(request.text) > self.settings.max_article_chars:
             raise ArticleTooLong(

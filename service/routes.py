@@ -25,7 +25,7 @@ from service.errors import (
     ModelNotConfigured,
     UnsupportedMediaType,
 )
-from service.extractor import Extractor, is_blank
+from service.extractor import Extractor
 from service.observability import observe_failure, observe_success
 
 JSON = "application/json"
@@ -61,9 +61,6 @@ class ArticleRequest(Request[Any, Any, Any]):
                 f"send {JSON} or {TEXT}, not {media_type or 'no Content-Type'}",
                 accepted=[JSON, TEXT],
             )
-        text = data.get("text")
-        if isinstance(text, str) and is_blank(text):
-            raise EmptyArticle("the article text is empty or only whitespace")
         return data
 
     async def _json_body(self, body: bytes) -> dict[str, Any]:
