@@ -27,10 +27,11 @@ from collections import defaultdict
 from collections.abc import Callable
 from importlib.util import find_spec
 
-from evals.grounding import NEGATIVE, Case, Kind, cases, correct, load_articles
-from schemas import Actor, ActorKind
-from service.pipeline.ground import Aligner
-from service.pipeline.normalize import actors, dates, money
+from attache.evals.corpus import read_articles, read_texts
+from attache.evals.grounding import NEGATIVE, Case, Kind, cases, correct
+from attache.pipeline.ground import Aligner
+from attache.pipeline.normalize import actors, dates, money
+from attache.schemas import Actor, ActorKind
 
 Span = tuple[int, int] | None
 Method = Callable[[str, str], Span]
@@ -132,8 +133,8 @@ def accuracy(
 
 
 def main() -> None:
-    articles = load_articles()
-    suite = list(cases(articles))
+    articles = read_texts()
+    suite = list(cases(read_articles()))
     medians = timing(articles, suite)
     long_ids = [i for i, text in articles.items() if len(text) >= 4000]
     print(f"# Grounding benchmark ({dt.date.today()}, {platform.python_version()}, "  # noqa: DTZ011

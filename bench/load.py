@@ -21,14 +21,15 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import httpx
 
+from attache.evals.corpus import Article, read_articles
 from tests.fake_upstream import fake_upstream, free_port
 from tests.fakes import completion
 
 REPO = Path(__file__).resolve().parents[1]
+BOARD_OF_PEACE = "board-of-peace-2026-01-20"
 DEADLINE_S = 30.0
 
 
@@ -39,15 +40,16 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def fire(url: str, article: dict[str, Any], count: int) -> list[tuple[int, float, str]]:
+async def fire(url: str, article: Article, count: int) -> list[tuple[int, float, str]]:
     limits = httpx.Limits(max_connections=count + 10, max_keepalive_connections=count)
+    body = article.request_json()
     async with httpx.AsyncClient(timeout=DEADLINE_S + 30, limits=limits) as client:
 
         async def one() -> tuple[int, float, str]:
             started = time.perf_counter()
             response = await client.post(
                 f"{url}/v1/extractions",
-                json={"text": article["text"], "published_at": article["published_at"]},
+                json=body,
             )
             return (
                 response.status_code,
@@ -66,7 +68,7 @@ async def sample_peak(pid: int, stop: asyncio.Event) -> float:
     return peak
 
 
-async def scenario(base_url: str, article: dict[str, Any], limit: int, count: int) -> str:
+async def scenario(base_url: str, article: Article, limit: int, count: int) -> str:
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("ATTACHE_")},
@@ -80,7 +82,7 @@ async def scenario(base_url: str, article: dict[str, Any], limit: int, count: in
     server = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "service",
+        "attache",
         "serve",
         env=env,
         cwd=REPO,
@@ -127,8 +129,7 @@ async def scenario(base_url: str, article: dict[str, Any], limit: int, count: in
 
 
 async def main_async(count: int, latency: float, limits: list[int]) -> None:
-    corpus = REPO / "evals" / "corpus" / "articles.jsonl"
-    article = json.loads(corpus.read_text(encoding="utf-8").splitlines()[0])
+    article = read_articles()[BOARD_OF_PEACE]
     answer = json.loads((REPO / "tests" / "data" / "board_of_peace.answer.json").read_text())
     with fake_upstream(lambda _body: completion(answer["answer"]), latency_s=latency) as (
         base_url,

@@ -10,12 +10,12 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from evals import compare as comparing
-from evals.fixtures import FIXTURES
-from evals.recording import ReplayError
-from evals.runner import RunConfig, run
-from service.errors import AttacheError
-from service.settings import ModelMode, Settings
+from attache.errors import AttacheError
+from attache.evals import compare as comparing
+from attache.evals.corpus import FIXTURES
+from attache.evals.recording import ReplayError
+from attache.evals.runner import RunConfig, run
+from attache.settings import ModelMode, Settings
 
 
 @click.group("eval")

@@ -6,31 +6,21 @@ corpus article of that id, and every evidence offset indexes that text.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
-from schemas import CanonicalActor, Declaration, FundingAsk, Invitation, Meeting, Record
-from schemas.common import Frozen, Text
+from attache.evals.corpus import FIXTURES
+from attache.schemas import Declaration, FundingAsk, Invitation, Meeting, Record
+from attache.schemas.api import Cast
+from attache.schemas.common import Frozen, Text
+from attache.schemas.records import ByType
 
-FIXTURES = Path(__file__).parent / "fixtures"
 
-
-class Gold(Frozen):
+class Gold(ByType[Invitation, Meeting, Declaration, FundingAsk], Cast):
     """The records an annotator found in one article, as the API would return them."""
-
-    actors: list[CanonicalActor] = Field(default_factory=list)
-    invitations: list[Invitation] = Field(default_factory=list)
-    meetings: list[Meeting] = Field(default_factory=list)
-    declarations: list[Declaration] = Field(default_factory=list)
-    funding_asks: list[FundingAsk] = Field(default_factory=list)
-
-    @property
-    def records(self) -> list[Record]:
-        return [*self.invitations, *self.meetings, *self.declarations, *self.funding_asks]
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Self:
@@ -73,8 +63,3 @@ def load(path: Path) -> Fixture:
 def load_all(folder: Path = FIXTURES) -> Iterator[tuple[Path, Fixture]]:
     for path in sorted(folder.glob("*.json")):
         yield path, load(path)
-
-
-def published_at(article: dict[str, str]) -> dt.date | None:
-    value = article.get("published_at")
-    return dt.datetime.fromisoformat(value).date() if value else None

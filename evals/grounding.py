@@ -10,15 +10,13 @@ Used by `tests/evals/test_grounding_suite.py` (the aligner must pass every case 
 
 from __future__ import annotations
 
-import json
 import random
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 
-CORPUS = Path(__file__).parent / "corpus" / "articles.jsonl"
+from attache.evals.corpus import Article
 
 # A sentence: a capital or opening quote, then up to ~280 characters without an end mark (a
 # period inside a number, "5.3", is not one), then the end mark.
@@ -56,19 +54,14 @@ class Case:
         return self.expected is None
 
 
-def load_articles(path: Path = CORPUS) -> dict[str, str]:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return {a["id"]: a["text"] for a in map(json.loads, lines)}
-
-
 def sentences(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _SENTENCE.finditer(text)]
 
 
-def cases(articles: dict[str, str], per_article: int = 4) -> Iterator[Case]:
+def cases(articles: Mapping[str, Article], per_article: int = 4) -> Iterator[Case]:
     ids = sorted(articles)
     for article_id in ids:
-        text = articles[article_id]
+        text = articles[article_id].text
         rng = random.Random(article_id)  # noqa: S311 - reproducible sampling, not security
         spans = sentences(text)
         for start, end in rng.sample(spans, min(per_article, len(spans))):
@@ -81,7 +74,7 @@ def cases(articles: dict[str, str], per_article: int = 4) -> Iterator[Case]:
                 if expected is None and _occurs(quote, text):
                     continue  # the "changed" quote happens to be true elsewhere in the article
                 yield Case(article_id, kind, quote, expected)
-        other = articles[ids[(ids.index(article_id) + 1) % len(ids)]]
+        other = articles[ids[(ids.index(article_id) + 1) % len(ids)]].text
         foreign = [other[s:e] for s, e in sentences(other) if not _occurs(other[s:e], text)]
         if foreign:
             yield Case(article_id, Kind.OTHER_ARTICLE, rng.choice(foreign), None)

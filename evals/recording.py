@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 from pydantic import BaseModel
 
-from schemas.common import Frozen
+from attache.schemas.common import Frozen
 
 # Which article the pipeline is working on; set by the runner for each article's task.
 current_article: ContextVar[str] = ContextVar("attache_eval_article")

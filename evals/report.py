@@ -6,14 +6,16 @@ predicted evidence on the right, colored by record type, each mark titled with i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from evals.fixtures import Fixture
+from attache.evals.corpus import Article
+from attache.evals.fixtures import Fixture
+from attache.schemas.records import RECORD_KINDS
 
 _ENV = Environment(
     loader=PackageLoader("evals", "templates"),
@@ -21,7 +23,7 @@ _ENV = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-TYPES = ("invitations", "meetings", "declarations", "funding_asks")
+TYPES = tuple(kind.field for kind in RECORD_KINDS)
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -110,10 +112,12 @@ def highlight(text: str, spans: Sequence[tuple[int, int, str]]) -> list[Piece]:
     return pieces
 
 
-def html(results: dict[str, Any], fixtures: Sequence[Fixture], articles: dict[str, Any]) -> str:
+def html(
+    results: dict[str, Any], fixtures: Sequence[Fixture], articles: Mapping[str, Article]
+) -> str:
     pages = []
     for fixture in fixtures:
-        text = articles[fixture.article_id]["text"]
+        text = articles[fixture.article_id].text
         gold = fixture.gold.model_dump(mode="json")
         predicted = results["predictions"].get(fixture.article_id, {})
         pages.append(

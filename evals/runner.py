@@ -23,11 +23,12 @@ from typing import Any
 
 from tqdm import tqdm
 
-import prompts
-from evals import injection, report
-from evals.fixtures import Fixture, load_all
-from evals.grounding import CORPUS
-from evals.recording import (
+from attache import prompts
+from attache.errors import AttacheError, ModelNotConfigured
+from attache.evals import injection, report
+from attache.evals.corpus import CORPUS, Article, fixtures_folder, read_articles
+from attache.evals.fixtures import Fixture, load_all
+from attache.evals.recording import (
     Manifest,
     RecordingTransport,
     ReplayError,
@@ -36,11 +37,10 @@ from evals.recording import (
     read_manifest,
     write_manifest,
 )
-from evals.score import ArticleRun, Side, score
-from schemas import ExtractionRequest, ExtractionResponse, Record
-from service.errors import AttacheError, ModelNotConfigured
-from service.extractor import Extractor
-from service.settings import Settings
+from attache.evals.score import ArticleRun, Side, score
+from attache.extractor import Extractor
+from attache.schemas import ExtractionResponse
+from attache.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 # Replays never reach this address: the replay transport answers instead of the network.
@@ -57,6 +57,7 @@ class RunConfig:
     replay: Path | None = None
     progress: bool = True
     injection: bool = False
+    articles: Path = CORPUS
 
 
 @dataclass(frozen=True)
@@ -87,16 +88,16 @@ def now() -> str:
 async def run(config: RunConfig) -> Path:
     """Run, score and report; returns the folder the results were written to."""
     settings, manifest = _settings_for(config)
-    articles = {a["id"]: a for a in _corpus()}
-    fixtures = [fixture for _, fixture in load_all(config.fixtures)]
+    articles = read_articles(config.articles)
+    fixtures = [fixture for _, fixture in load_all(fixtures_folder(config.fixtures))]
     injected_spans: dict[str, tuple[int, int]] = {}
     if config.injection:
         cases = {case.article_id: case for case in injection.CASES}
         fixtures = [f for f in fixtures if f.article_id in cases]
         for fixture in fixtures:
             article = articles[fixture.article_id]
-            text, span = injection.inject(article["text"], cases[fixture.article_id])
-            articles[fixture.article_id] = {**article, "text": text}
+            text, span = injection.inject(article.text, cases[fixture.article_id])
+            articles[fixture.article_id] = article.model_copy(update={"text": text})
             injected_spans[fixture.article_id] = span
     started = now()
     transport: RecordingTransport | ReplayTransport | None = None
@@ -131,9 +132,7 @@ async def run(config: RunConfig) -> Path:
             for article_id, o in outcomes.items()
         }
 
-    runs = [
-        _article_run(f, articles[f.article_id]["text"], outcomes[f.article_id]) for f in fixtures
-    ]
+    runs = [_article_run(f, articles[f.article_id].text, outcomes[f.article_id]) for f in fixtures]
     results = {
         "meta": {
             **manifest.model_dump(),
@@ -185,14 +184,10 @@ def _settings_for(config: RunConfig) -> tuple[Settings, Manifest]:
     return settings, manifest
 
 
-async def _extract(extractor: Extractor, article: dict[str, Any]) -> Outcome:
+async def _extract(extractor: Extractor, article: Article) -> Outcome:
     started = time.perf_counter()
     try:
-        response = await extractor.extract(
-            ExtractionRequest(
-                text=article["text"], id=article["id"], published_at=article["published_at"]
-            )
-        )
+        response = await extractor.extract(article.request())
     except AttacheError as exc:
         return Outcome(None, f"{exc.slug}: {exc.detail}", (time.perf_counter() - started) * 1000)
     return Outcome(response, None, (time.perf_counter() - started) * 1000)
@@ -207,12 +202,7 @@ def _article_run(fixture: Fixture, text: str, outcome: Outcome) -> ArticleRun:
         predicted=None
         if response is None
         else Side(
-            records=[
-                *response.invitations,
-                *response.meetings,
-                *response.declarations,
-                *response.funding_asks,
-            ],
+            records=response.records,
             actors=response.actors,
         ),
         tokens=response.usage.total_tokens if response else 0,
@@ -232,11 +222,7 @@ def _injection_hits(
         response = outcomes[article_id].response
         if response is None:
             continue
-        records: list[Record] = [
-            *response.invitations, *response.meetings, *response.declarations,
-            *response.funding_asks,
-        ]  # fmt: skip
-        for record in records:
+        for record in response.records:
             if any(e.start is not None and e.start >= lo and (e.end or 0) <= hi
                    for e in record.evidence):  # fmt: skip
                 hits.setdefault(article_id, []).append(record.id)
@@ -248,10 +234,6 @@ def _prediction(outcome: Outcome) -> dict[str, Any]:
         return {"error": outcome.error}
     # Timings differ run to run; latency is reported in the metrics instead.
     return outcome.response.model_dump(mode="json", exclude={"timings"})
-
-
-def _corpus() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()]
 
 
 def _slug(text: str) -> str:

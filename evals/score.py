@@ -33,43 +33,19 @@ from typing import Any
 from pydantic import BaseModel
 from scipy.optimize import linear_sum_assignment
 
-from schemas import (
+from attache.schemas import (
     Actor,
     ActorKind,
     CanonicalActor,
     DateMention,
-    Declaration,
     Evidence,
-    FundingAsk,
-    Invitation,
-    Meeting,
     Money,
     Record,
     RecordType,
 )
+from attache.schemas.records import KIND_OF, RECORD_KINDS
 
 AMOUNT_TOLERANCE = 0.05
-
-KEY_ACTORS: dict[RecordType, tuple[str, ...]] = {
-    RecordType.INVITATION: ("inviters", "invitees"),
-    RecordType.MEETING: ("participants", "host"),
-    RecordType.DECLARATION: ("issuers",),
-    RecordType.FUNDING_ASK: ("requester", "addressees"),
-}
-FIELDS: dict[RecordType, tuple[str, ...]] = {
-    RecordType.INVITATION: (
-        "inviters", "invitees", "target_kind", "channel", "status", "date",
-    ),
-    RecordType.MEETING: ("participants", "host", "place", "status", "format", "date"),
-    RecordType.DECLARATION: ("kind", "issuers", "date"),
-    RecordType.FUNDING_ASK: ("requester", "addressees", "amount", "status", "date"),
-}  # fmt: skip
-TYPE_OF: dict[type[BaseModel], RecordType] = {
-    Invitation: RecordType.INVITATION,
-    Meeting: RecordType.MEETING,
-    Declaration: RecordType.DECLARATION,
-    FundingAsk: RecordType.FUNDING_ASK,
-}
 
 
 @dataclass(frozen=True)
@@ -80,7 +56,7 @@ class Side:
     actors: Sequence[CanonicalActor]
 
     def of(self, record_type: RecordType) -> list[Record]:
-        return [r for r in self.records if TYPE_OF[type(r)] is record_type]
+        return [r for r in self.records if r.record_type is record_type]
 
 
 @dataclass(frozen=True)
@@ -196,7 +172,7 @@ def score(runs: Sequence[ArticleRun]) -> dict[str, Any]:
 def _score_article(text: str, gold: Side, predicted: Side, tally: _Tally) -> None:
     unmatched_gold: list[Record] = []
     unmatched_predicted: list[Record] = []
-    for record_type in RecordType:
+    for record_type in (kind.type for kind in RECORD_KINDS):
         golds, preds = gold.of(record_type), predicted.of(record_type)
         pairs = match(golds, preds, gold, predicted)
         matched_gold = {g for g, _ in pairs}
@@ -237,14 +213,13 @@ def match(
 
 def similarity_of(g: Record, p: Record, gold: Side, predicted: Side) -> float:
     """0 when the records cannot pair (another type, no key actor in common), else (0, 1]."""
-    record_type = TYPE_OF[type(g)]
-    if TYPE_OF[type(p)] is not record_type:
+    if p.record_type is not g.record_type:
         return 0.0
-    key = KEY_ACTORS[record_type]
+    key = g.key_actors
     if not _share_actor(_actors(g, key), _actors(p, key), gold, predicted):
         return 0.0
     scores = [_agree(getattr(g, f), getattr(p, f), gold, predicted, strict=False)
-              for f in FIELDS[record_type]]  # fmt: skip
+              for f in g.compared_fields]  # fmt: skip
     scores.append(_evidence_overlap(g.evidence, p.evidence))
     return max(1e-6, sum(scores) / len(scores))
 
@@ -260,7 +235,7 @@ def _score_fields(
     tally: _Tally,
 ) -> None:
     partner = dict(pairs)
-    names = FIELDS[record_type]
+    names = KIND_OF[record_type].record.compared_fields
     gold_items = sum(_filled(getattr(g, n)) for g in golds for n in names)
     pred_items = sum(_filled(getattr(p, n)) for p in preds for n in names)
     for strict, prf in ((True, "strict"), (False, "relaxed")):
@@ -289,23 +264,23 @@ def _confusions(
     for g in golds:
         found = None
         for index, p in enumerate(preds):
-            if index in used or TYPE_OF[type(p)] is TYPE_OF[type(g)]:
+            if index in used or p.record_type is g.record_type:
                 continue
-            g_actors = _actors(g, KEY_ACTORS[TYPE_OF[type(g)]])
-            p_actors = _actors(p, KEY_ACTORS[TYPE_OF[type(p)]])
+            g_actors = _actors(g, g.key_actors)
+            p_actors = _actors(p, p.key_actors)
             if _share_actor(g_actors, p_actors, gold, predicted) and _evidence_overlap(
                 g.evidence, p.evidence
             ):
                 found = index
                 break
         if found is None:
-            tally.confuse(TYPE_OF[type(g)].value, "missed")
+            tally.confuse(g.record_type.value, "missed")
         else:
             used.add(found)
-            tally.confuse(TYPE_OF[type(g)].value, TYPE_OF[type(preds[found])].value)
+            tally.confuse(g.record_type.value, preds[found].record_type.value)
     for index, p in enumerate(preds):
         if index not in used:
-            tally.confuse("spurious", TYPE_OF[type(p)].value)
+            tally.confuse("spurious", p.record_type.value)
 
 
 # --- agreement of values ------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Check labelled fixtures against their articles and the schemas.
 
-    python -m evals.validate [FIXTURE ...]           # all of evals/fixtures/ by default
-    python -m evals.validate --fill-offsets FILE     # set each evidence span from its quote
+    attache eval validate [FIXTURE ...] [--articles FILE.jsonl]   # all of evals/fixtures/
+    attache eval validate --fill-offsets FILE      # set each evidence span from its quote
 
 A fixture passes when it validates against the schemas (`evals.fixtures.Fixture`), its article
 is in the corpus, and every evidence quote stands verbatim at its offsets, aligned `exact`.
@@ -20,8 +20,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from evals.fixtures import FIXTURES, Fixture, load
-from evals.grounding import load_articles
+from attache.evals.corpus import CORPUS, FIXTURES, read_texts
+from attache.evals.fixtures import Fixture, load
+from attache.schemas.records import RECORD_KINDS
 
 
 def problems(fixture: Fixture, articles: dict[str, str]) -> list[str]:
@@ -44,8 +45,8 @@ def fill_offsets(path: Path, articles: dict[str, str]) -> list[str]:
     if text is None:
         return [f"{path}: unknown article_id"]
     missing: list[str] = []
-    for kind in ("invitations", "meetings", "declarations", "funding_asks"):
-        for record in raw.get("gold", {}).get(kind, []):
+    for kind in RECORD_KINDS:
+        for record in raw.get("gold", {}).get(kind.field, []):
             for evidence in record.get("evidence", []):
                 quote = evidence["quote"]
                 starts = _occurrences(text, quote)
@@ -73,8 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("fixtures", nargs="*", type=Path)
     parser.add_argument("--fill-offsets", action="store_true")
+    parser.add_argument("--articles", type=Path, default=CORPUS)
     args = parser.parse_args(argv)
-    articles = load_articles()
+    articles = read_texts(args.articles)
     paths: list[Path] = args.fixtures or sorted(FIXTURES.glob("*.json"))
     failures: list[str] = []
     counts: Counter[str] = Counter()
@@ -88,14 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         failures += [f"{path.name}: {p}" for p in problems(fixture, articles)]
         gold = fixture.gold
-        counts.update(
-            invitations=len(gold.invitations),
-            meetings=len(gold.meetings),
-            declarations=len(gold.declarations),
-            funding_asks=len(gold.funding_asks),
-            empty_articles=int(not gold.records),
-            notes=len(fixture.notes),
-        )
+        counts.update({kind.field: len(getattr(gold, kind.field)) for kind in RECORD_KINDS})
+        counts.update(empty_articles=int(not gold.records), notes=len(fixture.notes))
     for failure in failures:
         print(failure, file=sys.stderr)
     print(f"{len(paths)} fixtures, {len(failures)} problems; " + ", ".join(

@@ -1,6 +1,6 @@
 """attache's public contract: pure types, no I/O."""
 
-from schemas.api import (
+from attache.schemas.api import (
     ExtractionRequest,
     ExtractionResponse,
     ExtractionWarning,
@@ -11,7 +11,7 @@ from schemas.api import (
     TokenUsage,
     WarningCode,
 )
-from schemas.common import (
+from attache.schemas.common import (
     Actor,
     ActorKind,
     ActorMention,
@@ -26,7 +26,7 @@ from schemas.common import (
     Money,
     RecordType,
 )
-from schemas.records import (
+from attache.schemas.records import (
     Declaration,
     DeclarationKind,
     ExtractionDraft,

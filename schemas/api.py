@@ -16,8 +16,8 @@ from pydantic import (
     field_validator,
 )
 
-from schemas.common import CanonicalActor, Frozen, RecordId, RecordType
-from schemas.records import Declaration, FundingAsk, Invitation, Meeting
+from attache.schemas.common import CanonicalActor, Frozen, RecordId, RecordType
+from attache.schemas.records import ByType, Declaration, FundingAsk, Invitation, Meeting
 
 EARLIEST_PUBLICATION = 1800
 LATEST_PUBLICATION = 2200
@@ -124,18 +124,23 @@ class ExtractionWarning(Frozen):
     record_id: RecordId | None = None
 
 
-class ExtractionResponse(Frozen):
-    """The records found in one article, by type, with how they were produced."""
+class Cast(Frozen):
+    """Who the records name: the head of a response, and of an eval fixture's gold."""
 
-    id: ArticleId | None = None
     actors: list[CanonicalActor] = Field(
         default_factory=list,
         description="Every actor the records name, once each; record actors point here by id.",
     )
-    invitations: list[Invitation] = Field(default_factory=list)
-    meetings: list[Meeting] = Field(default_factory=list)
-    declarations: list[Declaration] = Field(default_factory=list)
-    funding_asks: list[FundingAsk] = Field(default_factory=list)
+
+
+class _Identified(Frozen):
+    id: ArticleId | None = None
+
+
+# Base order sets the JSON field order: id, actors, the four record lists, then the rest.
+class ExtractionResponse(ByType[Invitation, Meeting, Declaration, FundingAsk], Cast, _Identified):
+    """The records found in one article, by type, with how they were produced."""
+
     model: str
     prompt_version: str
     usage: TokenUsage

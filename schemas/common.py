@@ -33,11 +33,6 @@ Quote = Annotated[
     StringConstraints(min_length=1, max_length=2000),
     Field(description="A passage copied verbatim from the article."),
 ]
-RecordId = Annotated[
-    str,
-    StringConstraints(pattern=r"^(inv|mtg|dcl|fund)-[1-9][0-9]*$"),
-    Field(description="Record id, stable within one response (inv-1, mtg-2, dcl-1, fund-1)."),
-]
 
 
 class Frozen(BaseModel):
@@ -47,10 +42,37 @@ class Frozen(BaseModel):
 
 
 class RecordType(StrEnum):
-    INVITATION = "invitation"
-    MEETING = "meeting"
-    DECLARATION = "declaration"
-    FUNDING_ASK = "funding_ask"
+    """The four record types: each value with its record-id prefix and its list field.
+
+    `attache.schemas.records.RECORD_KINDS` binds each to its classes; nothing else lists them.
+    """
+
+    INVITATION = "invitation", "inv", "invitations"
+    MEETING = "meeting", "mtg", "meetings"
+    DECLARATION = "declaration", "dcl", "declarations"
+    FUNDING_ASK = "funding_ask", "fund", "funding_asks"
+
+    id_prefix: str
+    """What its record ids start with: `inv` in `inv-1`."""
+    field: str
+    """The list that holds its records in a response, a draft answer or a fixture."""
+
+    def __new__(cls, value: str, id_prefix: str, field: str) -> Self:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.id_prefix = id_prefix
+        member.field = field
+        return member
+
+
+RecordId = Annotated[
+    str,
+    StringConstraints(pattern=rf"^({'|'.join(t.id_prefix for t in RecordType)})-[1-9][0-9]*$"),
+    Field(
+        description="Record id, stable within one response: its type's id prefix and a number "
+        "(inv-1, mtg-2)."
+    ),
+]
 
 
 class ActorKind(StrEnum):

@@ -1,4 +1,4 @@
-"""The four record types, in the two shapes they take.
+"""The four record types, in the two shapes they take, and the table that lists them.
 
 Each type's content fields are written once, in a `*Fields` class. Two shapes derive from it:
 
@@ -8,17 +8,24 @@ Each type's content fields are written once, in a `*Fields` class. Two shapes de
   with their normalized window, links by response-stable record ids.
 
 The pipeline turns drafts into records; nothing else constructs records from model output.
+
+The four types are listed once: `RecordType` gives each its value, id prefix and list field, and
+`RECORD_KINDS`, at the end, binds each to its draft and record classes.
+Everything that goes over all types (the draft and response bodies, merge, metrics, the eval
+scorer, validator and reports) iterates it; `tests/schemas/test_record_kinds.py` checks that no
+other list exists.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, ClassVar, Generic, Protocol, Self, TypeVar
 
 from pydantic import Field, StringConstraints, ValidationInfo, model_validator
 
-from schemas.common import (
+from attache.schemas.common import (
     Actor,
     ActorMention,
     DateMention,
@@ -94,12 +101,20 @@ class FundingStatus(StrEnum):
 
 
 # --- content fields, written once ------------------------------------------------------------
+# Each type states its own facts as class variables: `record_type`; `key_actors`, the fields
+# naming the parties (a predicted and a gold record can only be the same event when they share
+# one); `compared_fields`, the structured fields that say which event it is and where it stands
+# (the eval scorer compares them; free text is left out).
 
 
 class InvitationFields(Frozen, Generic[A]):
     """Someone asks someone to join a body, attend an event, visit or meet."""
 
     record_type: ClassVar[RecordType] = RecordType.INVITATION
+    key_actors: ClassVar[tuple[str, ...]] = ("inviters", "invitees")
+    compared_fields: ClassVar[tuple[str, ...]] = (
+        "inviters", "invitees", "target_kind", "channel", "status", "date",
+    )  # fmt: skip
 
     inviters: Annotated[list[A], Field(min_length=1)]
     invitees: Annotated[list[A], Field(min_length=1)]
@@ -114,6 +129,10 @@ class MeetingFields(Frozen, Generic[A]):
     """Two or more parties meet, in person or remotely: proposed, planned, held or cancelled."""
 
     record_type: ClassVar[RecordType] = RecordType.MEETING
+    key_actors: ClassVar[tuple[str, ...]] = ("participants", "host")
+    compared_fields: ClassVar[tuple[str, ...]] = (
+        "participants", "host", "place", "status", "format", "date",
+    )  # fmt: skip
 
     participants: Annotated[list[A], Field(min_length=1)]
     host: A | None = None
@@ -127,6 +146,8 @@ class DeclarationFields(Frozen, Generic[A]):
     """A statement, agreement or pledge issued or signed by one or more parties."""
 
     record_type: ClassVar[RecordType] = RecordType.DECLARATION
+    key_actors: ClassVar[tuple[str, ...]] = ("issuers",)
+    compared_fields: ClassVar[tuple[str, ...]] = ("kind", "issuers", "date")
 
     kind: DeclarationKind
     title: Text | None = Field(default=None, description="Its name, if the article gives one.")
@@ -142,6 +163,10 @@ class FundingAskFields(Frozen, Generic[A]):
     """An appeal for money: a request, not money already given."""
 
     record_type: ClassVar[RecordType] = RecordType.FUNDING_ASK
+    key_actors: ClassVar[tuple[str, ...]] = ("requester", "addressees")
+    compared_fields: ClassVar[tuple[str, ...]] = (
+        "requester", "addressees", "amount", "status", "date",
+    )  # fmt: skip
 
     requester: A
     addressees: Annotated[list[A], Field(default_factory=list)]
@@ -203,17 +228,35 @@ class EvidenceCheck(Protocol):
     def __call__(self, quotes: Sequence[str], /) -> list[str]: ...
 
 
-class ExtractionDraft(Frozen):
-    """Every invitation, meeting, declaration and funding ask the article reports."""
+Inv = TypeVar("Inv")
+Mtg = TypeVar("Mtg")
+Dcl = TypeVar("Dcl")
+Fund = TypeVar("Fund")
 
-    invitations: Annotated[list[InvitationDraft], Field(default_factory=list)]
-    meetings: Annotated[list[MeetingDraft], Field(default_factory=list)]
-    declarations: Annotated[list[DeclarationDraft], Field(default_factory=list)]
-    funding_asks: Annotated[list[FundingAskDraft], Field(default_factory=list)]
+
+class ByType(Frozen, Generic[Inv, Mtg, Dcl, Fund]):
+    """The four lists of records, one per type, in a draft answer, a response or a fixture.
+
+    Field names and order are `RECORD_KINDS`'s (a test holds them together).
+    """
+
+    invitations: Annotated[list[Inv], Field(default_factory=list)]
+    meetings: Annotated[list[Mtg], Field(default_factory=list)]
+    declarations: Annotated[list[Dcl], Field(default_factory=list)]
+    funding_asks: Annotated[list[Fund], Field(default_factory=list)]
+
+    @property
+    def records(self) -> list[Inv | Mtg | Dcl | Fund]:
+        """Every record, type by type in `RECORD_KINDS` order."""
+        return [item for kind in RECORD_KINDS for item in getattr(self, kind.field)]
+
+
+class ExtractionDraft(ByType[InvitationDraft, MeetingDraft, DeclarationDraft, FundingAskDraft]):
+    """Every invitation, meeting, declaration and funding ask the article reports."""
 
     @property
     def drafts(self) -> list[Draft]:
-        return [*self.invitations, *self.meetings, *self.declarations, *self.funding_asks]
+        return self.records
 
     @model_validator(mode="after")
     def _evidence_is_in_the_article(self, info: ValidationInfo) -> Self:
@@ -239,6 +282,14 @@ class ExtractionDraft(Frozen):
 
 class Identified(Frozen):
     id: RecordId
+    record_type: ClassVar[RecordType]
+
+    @model_validator(mode="after")
+    def _id_has_its_type_prefix(self) -> Self:
+        prefix = self.record_type.id_prefix
+        if not self.id.startswith(f"{prefix}-"):
+            raise ValueError(f"a {self.record_type.value} id starts with {prefix}-")
+        return self
 
 
 class RecordBase(Frozen):
@@ -266,15 +317,53 @@ class FundingAsk(RecordBase, FundingAskFields[ActorMention], Identified):
 
 Record = Invitation | Meeting | Declaration | FundingAsk
 
-RECORD_CLASS: dict[RecordType, type[Record]] = {
-    RecordType.INVITATION: Invitation,
-    RecordType.MEETING: Meeting,
-    RecordType.DECLARATION: Declaration,
-    RecordType.FUNDING_ASK: FundingAsk,
-}
-ID_PREFIX: dict[RecordType, str] = {
-    RecordType.INVITATION: "inv",
-    RecordType.MEETING: "mtg",
-    RecordType.DECLARATION: "dcl",
-    RecordType.FUNDING_ASK: "fund",
-}
+
+# --- the table ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordKind:
+    """One record type and its two classes."""
+
+    draft: type[Draft]
+    record: type[Record]
+
+    @property
+    def type(self) -> RecordType:
+        return self.record.record_type
+
+    @property
+    def field(self) -> str:
+        return self.type.field
+
+    @property
+    def id_prefix(self) -> str:
+        return self.type.id_prefix
+
+
+RECORD_KINDS: tuple[RecordKind, ...] = (
+    RecordKind(InvitationDraft, Invitation),
+    RecordKind(MeetingDraft, Meeting),
+    RecordKind(DeclarationDraft, Declaration),
+    RecordKind(FundingAskDraft, FundingAsk),
+)
+KIND_OF: dict[RecordType, RecordKind] = {kind.type: kind for kind in RECORD_KINDS}
+
+
+def kind_of(record: Record | Draft) -> RecordKind:
+    return KIND_OF[record.record_type]
+
+
+def _rows_are_consistent() -> None:
+    # Import-time: a row naming a draft of one type and a record of another cannot ship.
+    for kind in RECORD_KINDS:
+        if kind.draft.record_type is not kind.type:
+            raise TypeError(f"{kind.draft.__name__} is not a {kind.type.value} draft")
+    if [kind.type for kind in RECORD_KINDS] != list(RecordType):
+        raise TypeError("RECORD_KINDS must list every RecordType once, in its order")
+    fields = tuple(ByType.model_fields)
+    if fields != tuple(kind.field for kind in RECORD_KINDS):
+        raise TypeError(f"ByType's fields {fields} differ from RECORD_KINDS")
+
+
+_rows_are_consistent()

@@ -1,3 +1,3 @@
-from service.cli import main
+from attache.cli import main
 
 main()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from service.errors import Overloaded
+from attache.errors import Overloaded
 
 
 class Admission:

@@ -19,14 +19,14 @@ from litestar.plugins.problem_details import (
 )
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
-from service import __version__
-from service.admission import Admission
-from service.errors import PROBLEM_TYPE_PREFIX, AttacheError
-from service.extractor import Extractor
-from service.observability import RequestIdMiddleware, configure_logging, request_id
-from service.routes import create_extraction, health, ready
-from service.security import api_key_middleware, rate_limit
-from service.settings import Settings
+from attache import __version__
+from attache.admission import Admission
+from attache.errors import PROBLEM_TYPE_PREFIX, AttacheError
+from attache.extractor import Extractor
+from attache.observability import RequestIdMiddleware, configure_logging, request_id
+from attache.routes import create_extraction, health, ready
+from attache.security import api_key_middleware, rate_limit
+from attache.settings import Settings
 
 logger = logging.getLogger("attache")
 

@@ -24,9 +24,8 @@ import click
 import uvicorn
 from pydantic import ValidationError
 
-from schemas import ExtractionRequest, ExtractionResponse, RecordType
-from service.app import create_app
-from service.errors import (
+from attache.app import create_app
+from attache.errors import (
     AttacheError,
     DeadlineExceeded,
     InputError,
@@ -35,9 +34,10 @@ from service.errors import (
     ModelNotConfigured,
     UpstreamError,
 )
-from service.extractor import Extractor
-from service.observability import configure_logging
-from service.settings import Settings
+from attache.extractor import Extractor
+from attache.observability import configure_logging
+from attache.schemas import ExtractionRequest, ExtractionResponse, RecordType
+from attache.settings import Settings
 
 EXIT_INTERNAL = 1
 EXIT_INPUT = 3
@@ -121,7 +121,7 @@ def extract(
 
 def _register_eval() -> None:
     # The evaluation commands live with the harness (evals/), which builds on this package.
-    from evals.cli import eval_group  # noqa: PLC0415 - evals imports service: import late
+    from attache.evals.cli import eval_group  # noqa: PLC0415 - evals imports service: import late
 
     main.add_command(eval_group)
 

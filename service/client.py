@@ -35,8 +35,7 @@ from instructor.core.exceptions import IncompleteOutputException, InstructorRetr
 from instructor.core.hooks import HookName, Hooks
 from openai.types.chat import ChatCompletionMessageParam
 
-from schemas import ExtractionDraft, TokenUsage
-from service.errors import (
+from attache.errors import (
     AttacheError,
     EmptyModelAnswer,
     InvalidModelOutput,
@@ -48,7 +47,8 @@ from service.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from service.settings import ModelMode, Settings
+from attache.schemas import ExtractionDraft, TokenUsage
+from attache.settings import ModelMode, Settings
 
 _INSTRUCTOR_MODE: dict[ModelMode, instructor.Mode] = {
     ModelMode.TOOLS: instructor.Mode.TOOLS,

@@ -37,7 +37,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from schemas import TokenUsage
+    from attache.schemas import TokenUsage
 
 PROBLEM_TYPE_PREFIX = "urn:attache:problem:"
 

@@ -16,8 +16,23 @@ from contextlib import asynccontextmanager
 
 import httpx
 
-import prompts
-from schemas import (
+from attache import prompts
+from attache.client import ModelClient, metering
+from attache.errors import (
+    ArticleTooLong,
+    AttacheError,
+    DeadlineExceeded,
+    EmptyArticle,
+    InvalidCharacters,
+    ModelNotConfigured,
+    TokenBudgetExceeded,
+)
+from attache.pipeline.call import DraftSource, call
+from attache.pipeline.chunk import Chunk, split
+from attache.pipeline.ground import Aligner, ReaskUnaligned
+from attache.pipeline.merge import ChunkDraft, merge
+from attache.pipeline.normalize import normalize
+from attache.schemas import (
     Declaration,
     ExtractionDraft,
     ExtractionRequest,
@@ -29,22 +44,7 @@ from schemas import (
     Timings,
     WarningCode,
 )
-from service.client import ModelClient, metering
-from service.errors import (
-    ArticleTooLong,
-    AttacheError,
-    DeadlineExceeded,
-    EmptyArticle,
-    InvalidCharacters,
-    ModelNotConfigured,
-    TokenBudgetExceeded,
-)
-from service.pipeline.call import DraftSource, call
-from service.pipeline.chunk import Chunk, split
-from service.pipeline.ground import Aligner, ReaskUnaligned
-from service.pipeline.merge import ChunkDraft, merge
-from service.pipeline.normalize import normalize
-from service.settings import Settings
+from attache.settings import Settings
 
 # C0 and C1 control characters but tab, line feed, vertical tab, form feed and carriage return:
 # what a scraper leaves when it hands over binary data or mis-decoded bytes.

@@ -25,9 +25,10 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import Counter, Histogram
 
-from schemas import ExtractionRequest, ExtractionResponse, TokenUsage
-from service.errors import AttacheError, UpstreamError
-from service.settings import Settings
+from attache.errors import AttacheError, UpstreamError
+from attache.schemas import ExtractionRequest, ExtractionResponse, TokenUsage
+from attache.schemas.records import RECORD_KINDS
+from attache.settings import Settings
 
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -132,14 +133,8 @@ def observe_success(
 ) -> None:
     usage = response.usage
     _count_usage(usage)
-    counts = {
-        "invitation": len(response.invitations),
-        "meeting": len(response.meetings),
-        "declaration": len(response.declarations),
-        "funding_ask": len(response.funding_asks),
-    }
-    for record_type, count in counts.items():
-        RECORDS.labels(type=record_type).inc(count)
+    for kind in RECORD_KINDS:
+        RECORDS.labels(type=kind.type.value).inc(len(getattr(response, kind.field)))
     for warning in response.warnings:
         if warning.code in {"evidence_dropped", "record_dropped"}:
             DROPPED.labels(what=warning.code.value.removesuffix("_dropped")).inc()
@@ -155,7 +150,7 @@ def observe_success(
         upstream_calls=usage.upstream_calls,
         completions=usage.completions,
         latency_ms=round(response.timings.total_ms, 1),
-        records=counts,
+        records={kind.type.value: len(getattr(response, kind.field)) for kind in RECORD_KINDS},
         warnings=[w.code.value for w in response.warnings],
         **({"article_text": request.text} if settings.log_sensitive else {}),
     )

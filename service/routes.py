@@ -14,9 +14,8 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import JSONBody
 
-from schemas import ExtractionRequest, ExtractionResponse, Health, Problem, Readiness
-from service.admission import Admission
-from service.errors import (
+from attache.admission import Admission
+from attache.errors import (
     AttacheError,
     EmptyArticle,
     InvalidEncoding,
@@ -25,8 +24,9 @@ from service.errors import (
     ModelNotConfigured,
     UnsupportedMediaType,
 )
-from service.extractor import Extractor
-from service.observability import observe_failure, observe_success
+from attache.extractor import Extractor
+from attache.observability import observe_failure, observe_success
+from attache.schemas import ExtractionRequest, ExtractionResponse, Health, Problem, Readiness
 
 JSON = "application/json"
 TEXT = "text/plain"

@@ -21,7 +21,7 @@ from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig, get_remote_address
 from pydantic import SecretStr
 
-from service.errors import Unauthorized
+from attache.errors import Unauthorized
 
 UNGUARDED = ["^/health$", "^/ready$"]
 

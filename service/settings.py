@@ -20,7 +20,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-import prompts
+from attache import prompts
 
 
 class ModelMode(StrEnum):

@@ -13,12 +13,12 @@ import respx
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from service.app import create_app
-from service.settings import Settings
+from attache.app import create_app
+from attache.evals.corpus import Article, read_articles
+from attache.settings import Settings
 from tests.fakes import BASE_URL, MODEL
 
 DATA = Path(__file__).parent / "data"
-CORPUS = Path(__file__).parents[1] / "evals" / "corpus" / "articles.jsonl"
 
 SettingsFactory = Callable[..., Settings]
 
@@ -33,14 +33,13 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def articles() -> dict[str, dict[str, Any]]:
+def articles() -> dict[str, Article]:
     """The corpus articles (copied unedited into evals/corpus), by id."""
-    lines = CORPUS.read_text(encoding="utf-8").splitlines()
-    return {a["id"]: a for a in map(json.loads, lines)}
+    return read_articles()
 
 
 @pytest.fixture(scope="session")
-def board_of_peace(articles: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def board_of_peace(articles: dict[str, Article]) -> Article:
     return articles["board-of-peace-2026-01-20"]
 
 

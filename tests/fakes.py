@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from service.settings import ModelMode
+from attache.settings import ModelMode
 
 # Nothing listens on the discard port: a request that escapes the mocks is refused at once
 # instead of reaching any network.

@@ -6,10 +6,10 @@ from typing import Any, Protocol
 
 from openai.types.chat import ChatCompletionMessageParam
 
-from prompts import Prompt
-from schemas import ExtractionDraft, ExtractionRequest
-from schemas.records import EVIDENCE_CHECK, EvidenceCheck
-from service.pipeline.chunk import Chunk
+from attache.pipeline.chunk import Chunk
+from attache.prompts import Prompt
+from attache.schemas import ExtractionDraft, ExtractionRequest
+from attache.schemas.records import EVIDENCE_CHECK, EvidenceCheck
 
 
 class DraftSource(Protocol):

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 from rapidfuzz.distance import LCSseq
 
-from schemas import Alignment, Evidence
+from attache.schemas import Alignment, Evidence
 
 FUZZY_MIN_COVERAGE = 0.8
 FUZZY_MIN_DENSITY = 0.7

@@ -21,7 +21,9 @@ import json
 import math
 from dataclasses import dataclass, field
 
-from schemas import (
+from attache.pipeline.chunk import Chunk
+from attache.pipeline.ground import Aligner
+from attache.schemas import (
     Alignment,
     Evidence,
     ExtractionDraft,
@@ -30,9 +32,7 @@ from schemas import (
     RecordType,
     WarningCode,
 )
-from schemas.records import ID_PREFIX, Draft
-from service.pipeline.chunk import Chunk
-from service.pipeline.ground import Aligner
+from attache.schemas.records import RECORD_KINDS, Draft
 
 _DRAFT_ONLY_FIELDS = {"ref", "evidence", "links"}
 
@@ -108,13 +108,13 @@ def merge(
 
     ids: dict[tuple[int, str], str] = {}
     ordered: list[tuple[str, _Entry]] = []
-    for record_type in RecordType:
+    for kind in RECORD_KINDS:
         same_type = sorted(
-            (e for e in entries.values() if e.record_type is record_type),
+            (e for e in entries.values() if e.record_type is kind.type),
             key=lambda e: e.position,
         )
         for n, entry in enumerate(same_type, start=1):
-            record_id = f"{ID_PREFIX[record_type]}-{n}"
+            record_id = f"{kind.id_prefix}-{n}"
             ordered.append((record_id, entry))
             for index, source in entry.sources:
                 ids[(index, source.ref)] = record_id

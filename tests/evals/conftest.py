@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from evals.fixtures import FIXTURES, Fixture, load
+from attache.evals.corpus import FIXTURES
+from attache.evals.fixtures import Fixture, load
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from evals.fixtures import Fixture
-from evals.recording import Answer, Manifest, append_answer, write_manifest
+from attache.evals.fixtures import Fixture
+from attache.evals.recording import Answer, Manifest, append_answer, write_manifest
 
 _KINDS = ("invitations", "meetings", "declarations", "funding_asks")
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from evals.fixtures import FIXTURES, Fixture, load, load_all
-from evals.grounding import load_articles
-from evals.validate import main, problems
+from attache.evals.corpus import FIXTURES, read_texts
+from attache.evals.fixtures import Fixture, load, load_all
+from attache.evals.validate import main, problems
 
 PATHS = sorted(FIXTURES.glob("*.json"))
 
@@ -22,7 +22,7 @@ def fixtures() -> list[Fixture]:
 def test_fixture_is_valid_and_its_evidence_verbatim(path: Path) -> None:
     fixture = load(path)
     assert fixture.article_id == path.stem
-    assert problems(fixture, load_articles()) == []
+    assert problems(fixture, read_texts()) == []
 
 
 def test_fixtures_cover_what_the_suite_promises(fixtures: list[Fixture]) -> None:

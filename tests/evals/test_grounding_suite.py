@@ -6,8 +6,9 @@ from collections import defaultdict
 
 import pytest
 
-from evals.grounding import NEGATIVE, Case, Kind, cases, correct, load_articles
-from service.pipeline.ground import Aligner
+from attache.evals.corpus import read_articles
+from attache.evals.grounding import NEGATIVE, Case, Kind, cases, correct
+from attache.pipeline.ground import Aligner
 
 STRICT = {
     Kind.VERBATIM, Kind.REFLOWED, Kind.TYPOGRAPHY, Kind.LOWERCASED, Kind.NO_PUNCTUATION,
@@ -18,8 +19,8 @@ FUZZY_FLOOR = 0.98  # word dropped or inflected; measured 0.995 and 0.997 when t
 
 @pytest.fixture(scope="module")
 def results() -> dict[Kind, list[tuple[Case, tuple[int, int] | None]]]:
-    articles = load_articles()
-    aligners = {article_id: Aligner(text) for article_id, text in articles.items()}
+    articles = read_articles()
+    aligners = {article_id: Aligner(article.text) for article_id, article in articles.items()}
     found: dict[Kind, list[tuple[Case, tuple[int, int] | None]]] = defaultdict(list)
     for case in cases(articles):
         evidence = aligners[case.article_id].align(case.quote)

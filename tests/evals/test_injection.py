@@ -12,13 +12,13 @@ import httpx
 import pytest
 import respx
 
-from evals import injection
-from evals.fixtures import FIXTURES, load
-from evals.grounding import load_articles
-from evals.runner import RunConfig, run
-from schemas import ExtractionRequest, WarningCode
-from service.extractor import Extractor
-from service.settings import Settings
+from attache.evals import injection
+from attache.evals.corpus import FIXTURES, read_texts
+from attache.evals.fixtures import load
+from attache.evals.runner import RunConfig, run
+from attache.extractor import Extractor
+from attache.schemas import ExtractionRequest, WarningCode
+from attache.settings import Settings
 from tests.evals.synthetic import completion, gold_as_draft, write_synthetic_recording
 from tests.fakes import BASE_URL, COMPLETIONS
 
@@ -43,7 +43,7 @@ async def test_an_obeyed_injection_adds_no_record(
     case: injection.Injection, make_settings: Any
 ) -> None:
     fixture = load(FIXTURES / f"{case.article_id}.json")
-    text, (lo, hi) = injection.inject(load_articles()[case.article_id], case)
+    text, (lo, hi) = injection.inject(read_texts()[case.article_id], case)
     assert text[lo:hi] == case.paragraph
     answer = gold_as_draft(fixture)
     for kind, invented in OBEYED.items():

@@ -13,11 +13,12 @@ import pytest
 import respx
 from click.testing import CliRunner
 
-from evals.fixtures import FIXTURES, Fixture, load_all
-from evals.recording import ReplayError
-from evals.runner import RunConfig, run
-from service.cli import main
-from service.settings import Settings
+from attache.cli import main
+from attache.evals.corpus import FIXTURES
+from attache.evals.fixtures import Fixture, load_all
+from attache.evals.recording import ReplayError
+from attache.evals.runner import RunConfig, run
+from attache.settings import Settings
 from tests.evals.synthetic import completion, gold_as_draft, write_synthetic_recording
 from tests.fakes import BASE_URL, COMPLETIONS
 
@@ -70,9 +71,9 @@ def serve_gold(fixtures: list[Fixture]) -> Any:
 
 
 def _article_text(article_id: str) -> str:
-    from evals.grounding import load_articles  # noqa: PLC0415
+    from attache.evals.corpus import read_texts  # noqa: PLC0415
 
-    return load_articles()[article_id]
+    return read_texts()[article_id]
 
 
 def _without_latency(metrics: dict[str, Any]) -> dict[str, Any]:

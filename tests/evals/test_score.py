@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evals.fixtures import Fixture
-from evals.score import ArticleRun, Side, score
-from schemas import DateIssue, DateMention, Meeting, Record
+from attache.evals.corpus import Article
+from attache.evals.fixtures import Fixture
+from attache.evals.score import ArticleRun, Side, score
+from attache.schemas import DateIssue, DateMention, Meeting, Record
 
 
 def gold_side(fixture: Fixture) -> Side:
@@ -24,8 +25,8 @@ def run_with(fixture: Fixture, text: str, records: list[Record]) -> dict[str, An
 
 
 @pytest.fixture
-def text(articles: dict[str, dict[str, Any]], bop_fixture: Fixture) -> str:
-    value: str = articles[bop_fixture.article_id]["text"]
+def text(articles: dict[str, Article], bop_fixture: Fixture) -> str:
+    value: str = articles[bop_fixture.article_id].text
     return value
 
 
@@ -44,9 +45,9 @@ def test_gold_against_itself_scores_one(bop_fixture: Fixture, text: str) -> None
 @given(drop=st.integers(0, 8))
 @settings(max_examples=9, deadline=None)
 def test_removing_one_prediction_lowers_recall_by_exactly_its_share(
-    drop: int, bop_fixture: Fixture, articles: dict[str, dict[str, Any]]
+    drop: int, bop_fixture: Fixture, articles: dict[str, Article]
 ) -> None:
-    text = articles[bop_fixture.article_id]["text"]
+    text = articles[bop_fixture.article_id].text
     records = list(bop_fixture.gold.records)
     assert len(records) == 8
     removed = records.pop(drop % len(records))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-import prompts
+from attache import prompts
 
 
 def test_latest_prompt_loads_with_its_version_label() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from schemas import (
+from attache.schemas import (
     Actor,
     Alignment,
     DateMention,

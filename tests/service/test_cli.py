@@ -10,8 +10,9 @@ import pytest
 import respx
 from click.testing import CliRunner
 
-from schemas import ExtractionResponse
-from service.cli import main
+from attache.cli import main
+from attache.evals.corpus import Article
+from attache.schemas import ExtractionResponse
 from tests.fakes import BASE_URL, COMPLETIONS, MODEL, error, ok
 
 ENV = {"ATTACHE_BASE_URL": BASE_URL, "ATTACHE_MODEL": MODEL, "ATTACHE_UPSTREAM_RETRIES": "0"}
@@ -20,12 +21,12 @@ ENV = {"ATTACHE_BASE_URL": BASE_URL, "ATTACHE_MODEL": MODEL, "ATTACHE_UPSTREAM_R
 def test_extract_file_prints_the_response(
     tmp_path: Path,
     upstream: respx.MockRouter,
-    board_of_peace: dict[str, Any],
+    board_of_peace: Article,
     board_of_peace_answer: dict[str, Any],
 ) -> None:
     upstream.post(COMPLETIONS).mock(return_value=ok(board_of_peace_answer))
     article = tmp_path / "article.txt"
-    article.write_text(board_of_peace["text"], encoding="utf-8")
+    article.write_text(board_of_peace.text, encoding="utf-8")
     result = CliRunner().invoke(
         main,
         [
@@ -49,14 +50,14 @@ def test_extract_file_prints_the_response(
 
 def test_extract_reads_a_json_request_from_stdin(
     upstream: respx.MockRouter,
-    board_of_peace: dict[str, Any],
+    board_of_peace: Article,
     board_of_peace_answer: dict[str, Any],
 ) -> None:
     upstream.post(COMPLETIONS).mock(return_value=ok(board_of_peace_answer))
-    request = json.dumps({"text": board_of_peace["text"], "id": board_of_peace["id"]})
+    request = json.dumps({"text": board_of_peace.text, "id": board_of_peace.id})
     result = CliRunner().invoke(main, ["extract", "-", "--request-json"], input=request, env=ENV)
     assert result.exit_code == 0, result.output
-    assert ExtractionResponse.model_validate_json(result.stdout).id == board_of_peace["id"]
+    assert ExtractionResponse.model_validate_json(result.stdout).id == board_of_peace.id
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from service.errors import AttacheError
+from attache.errors import AttacheError
 
 
 def test_every_error_is_in_the_error_docs() -> None:

@@ -9,9 +9,10 @@ import httpx
 import pytest
 import respx
 
-from schemas import ExtractionRequest, RecordType
-from service.errors import EmptyArticle, ModelNotConfigured, UpstreamRejected
-from service.extractor import Extractor
+from attache.errors import EmptyArticle, ModelNotConfigured, UpstreamRejected
+from attache.evals.corpus import Article
+from attache.extractor import Extractor
+from attache.schemas import ExtractionRequest, RecordType
 from tests.conftest import SettingsFactory
 from tests.fakes import COMPLETIONS, EMPTY_ANSWER, error, ok
 
@@ -42,7 +43,7 @@ def venice_meeting(quote: str) -> dict[str, Any]:
 async def test_long_article_is_read_in_chunks_and_merged(
     make_settings: SettingsFactory,
     upstream: respx.MockRouter,
-    articles: dict[str, dict[str, Any]],
+    articles: dict[str, Article],
 ) -> None:
     article = articles[VENICE]
     seen: list[str] = []
@@ -55,9 +56,7 @@ async def test_long_article_is_read_in_chunks_and_merged(
     route = upstream.post(COMPLETIONS).mock(side_effect=answer)
     settings = make_settings(chunk_chars=2500, chunk_overlap_chars=200)
     async with Extractor.open(settings) as extractor:
-        response = await extractor.extract(
-            ExtractionRequest(text=article["text"], published_at=article["published_at"])
-        )
+        response = await extractor.extract(article.request())
 
     assert route.call_count == len(seen) == 3
     assert all(len(prompt) < 2500 + 300 for prompt in seen)
@@ -76,7 +75,7 @@ async def test_long_article_is_read_in_chunks_and_merged(
 async def test_one_failing_chunk_fails_the_extraction(
     make_settings: SettingsFactory,
     upstream: respx.MockRouter,
-    articles: dict[str, dict[str, Any]],
+    articles: dict[str, Article],
 ) -> None:
     upstream.post(COMPLETIONS).mock(
         side_effect=[ok(EMPTY_ANSWER), error(401, "bad key"), ok(EMPTY_ANSWER)]
@@ -84,7 +83,7 @@ async def test_one_failing_chunk_fails_the_extraction(
     settings = make_settings(chunk_chars=2500, chunk_overlap_chars=200, chunk_concurrency=1)
     async with Extractor.open(settings) as extractor:
         with pytest.raises(UpstreamRejected):
-            await extractor.extract(ExtractionRequest(text=articles[VENICE]["text"]))
+            await extractor.extract(ExtractionRequest(text=articles[VENICE].text))
 
 
 async def test_python_api_checks_input_before_any_call(make_settings: SettingsFactory) -> None:

@@ -15,8 +15,9 @@ import pytest
 import respx
 from litestar.testing import AsyncTestClient
 
-from service.app import create_app
-from service.settings import ModelMode, Settings
+from attache.app import create_app
+from attache.evals.corpus import Article
+from attache.settings import ModelMode, Settings
 from tests.conftest import SettingsFactory
 from tests.fakes import BASE_URL, COMPLETIONS, EMPTY_ANSWER, completion, error, ok
 
@@ -42,7 +43,7 @@ def invalid_answer(answer: dict[str, Any]) -> dict[str, Any]:
 async def test_reask_after_invalid_answer_succeeds_and_sums_usage(
     settings: Settings,
     upstream: respx.MockRouter,
-    board_of_peace: dict[str, Any],
+    board_of_peace: Article,
     board_of_peace_answer: dict[str, Any],
 ) -> None:
     route = upstream.post(COMPLETIONS).mock(
@@ -51,7 +52,7 @@ async def test_reask_after_invalid_answer_succeeds_and_sums_usage(
             ok(board_of_peace_answer, prompt_tokens=1300, completion_tokens=210),
         ]
     )
-    response = await extract(settings, board_of_peace["text"])
+    response = await extract(settings, board_of_peace.text)
 
     assert response.status_code == 200, response.text
     assert route.call_count == 2
@@ -268,13 +269,13 @@ def with_fabricated_quote(answer: dict[str, Any]) -> dict[str, Any]:
 async def test_quote_not_in_the_article_is_reasked_through_validation_context(
     settings: Settings,
     upstream: respx.MockRouter,
-    board_of_peace: dict[str, Any],
+    board_of_peace: Article,
     board_of_peace_answer: dict[str, Any],
 ) -> None:
     route = upstream.post(COMPLETIONS).mock(
         side_effect=[ok(with_fabricated_quote(board_of_peace_answer)), ok(board_of_peace_answer)]
     )
-    response = await extract(settings, board_of_peace["text"])
+    response = await extract(settings, board_of_peace.text)
     assert response.status_code == 200, response.text
     assert route.call_count == 2
     reask = json.dumps(json.loads(route.calls.last.request.content)["messages"][-1])
@@ -287,13 +288,13 @@ async def test_quote_not_in_the_article_is_reasked_through_validation_context(
 async def test_quote_still_not_in_the_article_after_reasks_drops_the_record(
     settings: Settings,
     upstream: respx.MockRouter,
-    board_of_peace: dict[str, Any],
+    board_of_peace: Article,
     board_of_peace_answer: dict[str, Any],
 ) -> None:
     route = upstream.post(COMPLETIONS).mock(
         return_value=ok(with_fabricated_quote(board_of_peace_answer))
     )
-    response = await extract(settings, board_of_peace["text"])
+    response = await extract(settings, board_of_peace.text)
     assert response.status_code == 200, response.text
     assert route.call_count == settings.reasks + 1
     body = response.json()

@@ -10,7 +10,7 @@ import pytest
 import respx
 from litestar.testing import AsyncTestClient
 
-from service.app import create_app
+from attache.app import create_app
 from tests.conftest import SettingsFactory
 from tests.fakes import BASE_URL
 

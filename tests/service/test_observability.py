@@ -8,9 +8,10 @@ import pytest
 import respx
 from litestar.testing import AsyncTestClient
 
-from service.admission import Admission
-from service.app import create_app
-from service.errors import Overloaded
+from attache.admission import Admission
+from attache.app import create_app
+from attache.errors import Overloaded
+from attache.evals.corpus import Article
 from tests.conftest import SettingsFactory
 from tests.fakes import COMPLETIONS, EMPTY_ANSWER, error, ok
 
@@ -40,14 +41,14 @@ def metric(text: str, name: str) -> float:
 async def test_metrics_count_requests_records_tokens_and_upstream_errors(
     make_settings: SettingsFactory,
     upstream: respx.MockRouter,
-    board_of_peace: dict[str, Any],
+    board_of_peace: Article,
     board_of_peace_answer: dict[str, Any],
 ) -> None:
     upstream.post(COMPLETIONS).mock(side_effect=[ok(board_of_peace_answer), error(401, "bad key")])
     async with AsyncTestClient(app=create_app(make_settings(upstream_retries=0))) as client:
         before = (await client.get("/metrics")).text
         assert (
-            await client.post("/v1/extractions", json={"text": board_of_peace["text"]})
+            await client.post("/v1/extractions", json={"text": board_of_peace.text})
         ).status_code == 200
         assert (await client.post("/v1/extractions", json={"text": "x y z"})).status_code == 502
         after = (await client.get("/metrics")).text

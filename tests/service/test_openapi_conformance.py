@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from service.app import create_app
-from service.settings import Settings
+from attache.app import create_app
+from attache.settings import Settings
 from tests.fake_upstream import fake_upstream, free_port
 from tests.fakes import EMPTY_ANSWER, completion
 

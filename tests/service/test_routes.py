@@ -11,9 +11,10 @@ import respx
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from schemas import ExtractionResponse
-from service.app import create_app
-from service.settings import ModelMode
+from attache.app import create_app
+from attache.evals.corpus import Article
+from attache.schemas import ExtractionResponse
+from attache.settings import ModelMode
 from tests.conftest import SettingsFactory
 from tests.fakes import COMPLETIONS, MODEL, ok
 
@@ -25,7 +26,7 @@ async def test_board_of_peace_extracts_grounded_records_in_every_mode(
     mode: ModelMode,
     make_settings: SettingsFactory,
     upstream: respx.MockRouter,
-    board_of_peace: dict[str, Any],
+    board_of_peace: Article,
     board_of_peace_answer: dict[str, Any],
 ) -> None:
     route = upstream.post(COMPLETIONS).mock(return_value=ok(board_of_peace_answer, mode=mode))
@@ -33,17 +34,13 @@ async def test_board_of_peace_extracts_grounded_records_in_every_mode(
     async with AsyncTestClient(app=app) as client:
         response = await client.post(
             "/v1/extractions",
-            json={
-                "text": board_of_peace["text"],
-                "id": board_of_peace["id"],
-                "published_at": board_of_peace["published_at"],
-            },
+            json=board_of_peace.request_json(),
         )
 
     assert response.status_code == 200, response.text
     body = ExtractionResponse.model_validate(response.json())
-    text = board_of_peace["text"]
-    assert body.id == board_of_peace["id"]
+    text = board_of_peace.text
+    assert body.id == board_of_peace.id
     assert body.model == MODEL
     assert body.prompt_version == "extraction/v1"
     assert [len(body.invitations), len(body.meetings), len(body.declarations)] == [2, 2, 1]
@@ -97,13 +94,13 @@ async def test_board_of_peace_extracts_grounded_records_in_every_mode(
 async def test_board_of_peace_records_are_normalized(
     client: AsyncTestClient[Litestar],
     upstream: respx.MockRouter,
-    board_of_peace: dict[str, Any],
+    board_of_peace: Article,
     board_of_peace_answer: dict[str, Any],
 ) -> None:
     upstream.post(COMPLETIONS).mock(return_value=ok(board_of_peace_answer))
     response = await client.post(
         "/v1/extractions",
-        json={"text": board_of_peace["text"], "published_at": board_of_peace["published_at"]},
+        json=board_of_peace.request_json(),
     )
     body = ExtractionResponse.model_validate(response.json())
     # One canonical actor per person, however the records name them.
@@ -125,13 +122,13 @@ async def test_board_of_peace_records_are_normalized(
 async def test_plain_text_body_takes_its_fields_from_the_query(
     client: AsyncTestClient[Litestar],
     upstream: respx.MockRouter,
-    board_of_peace: dict[str, Any],
+    board_of_peace: Article,
     board_of_peace_answer: dict[str, Any],
 ) -> None:
     upstream.post(COMPLETIONS).mock(return_value=ok(board_of_peace_answer))
     response = await client.post(
         "/v1/extractions?id=bop&published_at=2026-01-20&types=meeting&types=funding_ask",
-        content=board_of_peace["text"].encode(),
+        content=board_of_peace.text.encode(),
         headers={"Content-Type": "text/plain; charset=utf-8"},
     )
     assert response.status_code == 200, response.text
@@ -160,12 +157,12 @@ async def test_health_and_ready_never_call_the_model(client: AsyncTestClient[Lit
 
 
 async def test_without_a_model_extraction_and_ready_answer_503(
-    make_settings: SettingsFactory, board_of_peace: dict[str, Any]
+    make_settings: SettingsFactory, board_of_peace: Article
 ) -> None:
     app = create_app(make_settings(model=None))
     async with AsyncTestClient(app=app) as client:
         ready = await client.get("/ready")
-        extraction = await client.post("/v1/extractions", json={"text": board_of_peace["text"]})
+        extraction = await client.post("/v1/extractions", json={"text": board_of_peace.text})
         health = await client.get("/health")
     assert health.status_code == 200
     for response in (ready, extraction):
@@ -191,7 +188,7 @@ async def test_a_bug_is_a_500_problem_without_internals(
     async def broken(*_args: object) -> None:
         raise RuntimeError("secret internal state")
 
-    monkeypatch.setattr("service.extractor.Extractor.extract", broken)
+    monkeypatch.setattr("attache.extractor.Extractor.extract", broken)
     response = await client.post("/v1/extractions", json={"text": "An article."})
     assert response.status_code == 500
     assert response.json()["type"] == "urn:attache:problem:internal-error"

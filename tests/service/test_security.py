@@ -9,7 +9,8 @@ import pytest
 import respx
 from litestar.testing import AsyncTestClient
 
-from service.app import create_app
+from attache.app import create_app
+from attache.evals.corpus import Article
 from tests.conftest import SettingsFactory
 from tests.fakes import COMPLETIONS, ok
 
@@ -50,13 +51,13 @@ async def test_any_configured_key_opens_the_api(
     guarded: Any,
     headers: dict[str, str],
     upstream: respx.MockRouter,
-    board_of_peace: dict[str, Any],
+    board_of_peace: Article,
     board_of_peace_answer: dict[str, Any],
 ) -> None:
     upstream.post(COMPLETIONS).mock(return_value=ok(board_of_peace_answer))
     async with AsyncTestClient(app=guarded) as client:
         response = await client.post(
-            "/v1/extractions", json={"text": board_of_peace["text"]}, headers=headers
+            "/v1/extractions", json={"text": board_of_peace.text}, headers=headers
         )
     assert response.status_code == 200, response.text
 
@@ -89,14 +90,14 @@ async def test_logs_hold_neither_article_text_nor_keys(
     upstream: respx.MockRouter,
     capsys: pytest.CaptureFixture[str],
     board_of_peace_answer: dict[str, Any],
-    board_of_peace: dict[str, Any],
+    board_of_peace: Article,
 ) -> None:
     upstream.post(COMPLETIONS).mock(return_value=ok(board_of_peace_answer))
     app = create_app(make_settings(api_keys=KEYS, log_level="DEBUG"))
     async with AsyncTestClient(app=app) as client:
         response = await client.post(
             "/v1/extractions",
-            json={"text": board_of_peace["text"], "id": "bop"},
+            json={"text": board_of_peace.text, "id": "bop"},
             headers={"X-API-Key": "new-key-9a2c", "X-Request-ID": "req-123"},
         )
         await client.post("/v1/extractions", json={"text": "x"}, headers={"X-API-Key": "bad"})

@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from schemas import ExtractionResponse
+from attache.evals.corpus import Article
+from attache.schemas import ExtractionResponse
 from tests.fake_upstream import fake_upstream, free_port
 from tests.fakes import MODEL, completion
 
@@ -28,7 +29,7 @@ def served(board_of_peace_answer: dict[str, Any]) -> Iterator[tuple[str, list[di
             "ATTACHE_PORT": str(port),
         }
         process = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve"],
+            [sys.executable, "-m", "attache", "serve"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -58,13 +59,13 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 def test_served_api_extracts_from_an_openai_compatible_endpoint(
-    served: tuple[str, list[dict[str, Any]]], board_of_peace: dict[str, Any]
+    served: tuple[str, list[dict[str, Any]]], board_of_peace: Article
 ) -> None:
     url, received = served
     assert httpx.get(f"{url}/ready").json()["model"] == MODEL
     response = httpx.post(
         f"{url}/v1/extractions",
-        content=board_of_peace["text"].encode(),
+        content=board_of_peace.text.encode(),
         headers={"Content-Type": "text/plain"},
         timeout=30,
     )

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from service.settings import ModelMode, Settings
+from attache.settings import ModelMode, Settings
 
 README = Path(__file__).parents[2] / "README.md"
 

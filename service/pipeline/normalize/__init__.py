@@ -13,23 +13,23 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from schemas import (
+from attache.pipeline.merge import MergedDraft
+from attache.pipeline.normalize import actors, dates, money
+from attache.schemas import (
     Actor,
     CanonicalActor,
     DeclarationKind,
     MeetingStatus,
     Money,
 )
-from schemas.records import (
-    RECORD_CLASS,
+from attache.schemas.records import (
     DeclarationDraft,
     Draft,
     MeetingDraft,
     Record,
     RecordBase,
+    kind_of,
 )
-from service.pipeline.merge import MergedDraft
-from service.pipeline.normalize import actors, dates, money
 
 R = TypeVar("R", bound=RecordBase)
 
@@ -107,6 +107,6 @@ def _record(item: MergedDraft, mentions: dict[int, Any], published: dt.date | No
         if name not in _NOT_CONTENT
     }
     date = dates.resolve(draft.date, published, tense_of(draft)) if draft.date else None
-    return RECORD_CLASS[draft.record_type].model_validate(
+    return kind_of(draft).record.model_validate(
         {**content, "id": item.id, "evidence": item.evidence, "date": date, "links": item.links}
     )

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import pycountry
 
-from schemas import Actor, ActorKind, ActorMention, CanonicalActor
+from attache.schemas import Actor, ActorKind, ActorMention, CanonicalActor
 
 _NEWS_NAMES = {
     "us": "US", "u s": "US", "usa": "US", "united states": "US", "america": "US",

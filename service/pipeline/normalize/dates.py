@@ -22,7 +22,7 @@ from functools import lru_cache
 
 from dateparser.date import DateDataParser
 
-from schemas import DateGranularity, DateIssue, DateMention
+from attache.schemas import DateGranularity, DateIssue, DateMention
 
 
 class Tense(StrEnum):

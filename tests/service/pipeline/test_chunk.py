@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.pipeline.chunk import split
+from attache.evals.corpus import Article
+from attache.pipeline.chunk import split
 
 words = st.lists(
     st.one_of(
@@ -33,14 +33,14 @@ def test_chunks_cover_the_text_in_bounded_overlapping_windows(
         assert before.end - after.start <= overlap
 
 
-def test_short_article_is_one_chunk(board_of_peace: dict[str, Any]) -> None:
-    chunks = split(board_of_peace["text"], max_chars=16_000, overlap=1000)
+def test_short_article_is_one_chunk(board_of_peace: Article) -> None:
+    chunks = split(board_of_peace.text, max_chars=16_000, overlap=1000)
     assert len(chunks) == 1
-    assert chunks[0].text == board_of_peace["text"]
+    assert chunks[0].text == board_of_peace.text
 
 
-def test_wire_story_is_cut_at_paragraph_starts(articles: dict[str, dict[str, Any]]) -> None:
-    text = articles["reuters-17953"]["text"]
+def test_wire_story_is_cut_at_paragraph_starts(articles: dict[str, Article]) -> None:
+    text = articles["reuters-17953"].text
     chunks = split(text, max_chars=2000, overlap=200)
     assert len(chunks) >= 3
     for chunk in chunks[:-1]:

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from schemas import Alignment
-from service.pipeline.ground import Aligner
+from attache.evals.corpus import Article
+from attache.pipeline.ground import Aligner
+from attache.schemas import Alignment
 
 BOP = "board-of-peace-2026-01-20"
 WIRE = "reuters-5176"
@@ -19,9 +18,9 @@ def squash(text: str) -> str:
 
 @given(data=st.data())
 def test_any_slice_aligns_back_to_exactly_itself(
-    data: st.DataObject, articles: dict[str, dict[str, Any]]
+    data: st.DataObject, articles: dict[str, Article]
 ) -> None:
-    text = articles[data.draw(st.sampled_from(sorted(articles)))]["text"]
+    text = articles[data.draw(st.sampled_from(sorted(articles)))].text
     start = data.draw(st.integers(0, len(text) - 1))
     end = data.draw(st.integers(start + 1, min(len(text), start + 400)))
     assume(text[start:end].strip())  # a blank quote is no evidence of anything
@@ -32,10 +31,10 @@ def test_any_slice_aligns_back_to_exactly_itself(
 
 @given(data=st.data())
 def test_reflowed_slices_align_to_the_original_lines(
-    data: st.DataObject, articles: dict[str, dict[str, Any]]
+    data: st.DataObject, articles: dict[str, Article]
 ) -> None:
     """A model quoting a hard-wrapped wire story joins its lines and drops the indents."""
-    text = articles[WIRE]["text"]
+    text = articles[WIRE].text
     start = data.draw(st.integers(0, len(text) - 2))
     end = data.draw(st.integers(start + 1, min(len(text), start + 400)))
     quote = squash(text[start:end])
@@ -48,8 +47,8 @@ def test_reflowed_slices_align_to_the_original_lines(
     assert squash(text[evidence.start : evidence.end]) == quote
 
 
-def test_straight_quotes_find_curly_ones(articles: dict[str, dict[str, Any]]) -> None:
-    text = articles[BOP]["text"]
+def test_straight_quotes_find_curly_ones(articles: dict[str, Article]) -> None:
+    text = articles[BOP].text
     quote = 'to join the Gaza "Board of Peace," an initiative'
     evidence = Aligner(text).align(quote)
     assert evidence.alignment is Alignment.NORMALIZED
@@ -58,9 +57,9 @@ def test_straight_quotes_find_curly_ones(articles: dict[str, dict[str, Any]]) ->
 
 
 def test_a_repeated_phrase_maps_to_the_occurrence_in_its_window(
-    articles: dict[str, dict[str, Any]],
+    articles: dict[str, Article],
 ) -> None:
-    text = articles[BOP]["text"]
+    text = articles[BOP].text
     phrase = "Witkoff and Kushner"
     first = text.index(phrase)
     second = text.index(phrase, first + 1)
@@ -77,10 +76,8 @@ def test_a_repeated_phrase_maps_to_the_occurrence_in_its_window(
         "Putin accepted the invitation",  # not in the article at all
     ],
 )
-def test_text_not_in_the_article_is_unaligned(
-    quote: str, articles: dict[str, dict[str, Any]]
-) -> None:
-    evidence = Aligner(articles[BOP]["text"]).align(quote)
+def test_text_not_in_the_article_is_unaligned(quote: str, articles: dict[str, Article]) -> None:
+    evidence = Aligner(articles[BOP].text).align(quote)
     assert evidence.alignment is Alignment.UNALIGNED
     assert evidence.start is None
     assert evidence.end is None
@@ -114,9 +111,9 @@ DAVOS = (
     ids=["exact", "lowercased", "no commas", "ellipsis", "word dropped", "inflected"],
 )
 def test_perturbed_quotes_align_to_the_sentence(
-    quote: str, alignment: Alignment, articles: dict[str, dict[str, Any]]
+    quote: str, alignment: Alignment, articles: dict[str, Article]
 ) -> None:
-    text = articles[BOP]["text"]
+    text = articles[BOP].text
     evidence = Aligner(text).align(quote)
     assert evidence.alignment is alignment
     assert (evidence.start, evidence.end) == (text.index(DAVOS), text.index(DAVOS) + len(DAVOS))
@@ -133,15 +130,15 @@ def test_perturbed_quotes_align_to_the_sentence(
     ids=["name", "date", "verb", "country"],
 )
 def test_a_changed_detail_is_not_grounded_even_as_fuzzy(
-    quote: str, articles: dict[str, dict[str, Any]]
+    quote: str, articles: dict[str, Article]
 ) -> None:
-    assert Aligner(articles[BOP]["text"]).align(quote).alignment is Alignment.UNALIGNED
+    assert Aligner(articles[BOP].text).align(quote).alignment is Alignment.UNALIGNED
 
 
 def test_an_ambiguous_quote_takes_the_occurrence_near_its_record(
-    articles: dict[str, dict[str, Any]],
+    articles: dict[str, Article],
 ) -> None:
-    text = articles[BOP]["text"]
+    text = articles[BOP].text
     later = "From the US side, Trump\u2019s envoys Witkoff and Kushner attended"
     evidence = Aligner(text).align_record([later, "Witkoff and Kushner"])
     assert evidence[1].start == text.index("Witkoff and Kushner", text.index(later))
@@ -150,9 +147,9 @@ def test_an_ambiguous_quote_takes_the_occurrence_near_its_record(
 
 @given(data=st.data())
 def test_spans_always_index_the_original_text(
-    data: st.DataObject, articles: dict[str, dict[str, Any]]
+    data: st.DataObject, articles: dict[str, Article]
 ) -> None:
-    text = articles[data.draw(st.sampled_from(sorted(articles)))]["text"]
+    text = articles[data.draw(st.sampled_from(sorted(articles)))].text
     lines = [line for line in text.split("\n") if line]
     quote = data.draw(st.text(min_size=1, max_size=80) | st.sampled_from(lines))
     evidence = Aligner(text).align(quote)

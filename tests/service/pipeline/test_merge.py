@@ -5,11 +5,12 @@ from typing import Any
 
 import pytest
 
-from schemas import ExtractionDraft, RecordType
-from schemas.records import MeetingDraft
-from service.pipeline.chunk import Chunk
-from service.pipeline.ground import Aligner
-from service.pipeline.merge import ChunkDraft, merge
+from attache.evals.corpus import Article
+from attache.pipeline.chunk import Chunk
+from attache.pipeline.ground import Aligner
+from attache.pipeline.merge import ChunkDraft, merge
+from attache.schemas import ExtractionDraft, RecordType
+from attache.schemas.records import MeetingDraft
 
 ALL = frozenset(RecordType)
 
@@ -25,9 +26,9 @@ def one_chunk(text: str, answer: dict[str, Any]) -> list[ChunkDraft]:
 
 
 def test_ids_follow_article_order_within_each_type(
-    board_of_peace: dict[str, Any], answer: dict[str, Any]
+    board_of_peace: Article, answer: dict[str, Any]
 ) -> None:
-    text = board_of_peace["text"]
+    text = board_of_peace.text
     answer["meetings"].reverse()  # the model's order must not matter
     merged = merge(one_chunk(text, answer), Aligner(text), ALL)
     meetings = [m for m in merged.drafts if isinstance(m.draft, MeetingDraft)]
@@ -42,9 +43,9 @@ def test_ids_follow_article_order_within_each_type(
 
 
 def test_overlapping_chunks_reporting_one_record_yield_it_once(
-    board_of_peace: dict[str, Any], answer: dict[str, Any]
+    board_of_peace: Article, answer: dict[str, Any]
 ) -> None:
-    text = board_of_peace["text"]
+    text = board_of_peace.text
     half = len(text) // 2
     parts = [
         ChunkDraft(Chunk(0, text[: half + 500]), ExtractionDraft.model_validate(answer)),
@@ -59,9 +60,9 @@ def test_overlapping_chunks_reporting_one_record_yield_it_once(
 
 
 def test_types_not_asked_for_are_left_out_and_links_to_them_dropped(
-    board_of_peace: dict[str, Any], answer: dict[str, Any]
+    board_of_peace: Article, answer: dict[str, Any]
 ) -> None:
-    text = board_of_peace["text"]
+    text = board_of_peace.text
     merged = merge(one_chunk(text, answer), Aligner(text), frozenset({RecordType.FUNDING_ASK}))
     assert [r.id for r in merged.drafts] == ["fund-1"]
     assert merged.drafts[0].links == []
@@ -72,9 +73,9 @@ FABRICATED = "Trump demanded USD2 billion from every member."
 
 
 def test_a_record_with_no_quote_in_the_article_is_dropped(
-    board_of_peace: dict[str, Any], answer: dict[str, Any]
+    board_of_peace: Article, answer: dict[str, Any]
 ) -> None:
-    text = board_of_peace["text"]
+    text = board_of_peace.text
     answer["funding_asks"][0]["evidence"] = [FABRICATED]
     merged = merge(one_chunk(text, answer), Aligner(text), ALL)
     assert not [r for r in merged.drafts if r.id.startswith("fund")]
@@ -84,9 +85,9 @@ def test_a_record_with_no_quote_in_the_article_is_dropped(
 
 
 def test_a_quote_not_in_the_article_is_dropped_from_a_grounded_record(
-    board_of_peace: dict[str, Any], answer: dict[str, Any]
+    board_of_peace: Article, answer: dict[str, Any]
 ) -> None:
-    text = board_of_peace["text"]
+    text = board_of_peace.text
     answer["funding_asks"][0]["evidence"].append(FABRICATED)
     merged = merge(one_chunk(text, answer), Aligner(text), ALL)
     fund = next(r for r in merged.drafts if r.id == "fund-1")
@@ -94,10 +95,8 @@ def test_a_quote_not_in_the_article_is_dropped_from_a_grounded_record(
     assert [w.code for w in merged.warnings] == ["evidence_dropped"]
 
 
-def test_keep_ungrounded_keeps_and_flags(
-    board_of_peace: dict[str, Any], answer: dict[str, Any]
-) -> None:
-    text = board_of_peace["text"]
+def test_keep_ungrounded_keeps_and_flags(board_of_peace: Article, answer: dict[str, Any]) -> None:
+    text = board_of_peace.text
     answer["funding_asks"][0]["evidence"] = [FABRICATED]
     merged = merge(one_chunk(text, answer), Aligner(text), ALL, keep_ungrounded=True)
     fund = next(r for r in merged.drafts if r.id == "fund-1")
@@ -107,9 +106,9 @@ def test_keep_ungrounded_keeps_and_flags(
 
 
 def test_a_link_to_itself_or_nowhere_is_dropped(
-    board_of_peace: dict[str, Any], answer: dict[str, Any]
+    board_of_peace: Article, answer: dict[str, Any]
 ) -> None:
-    text = board_of_peace["text"]
+    text = board_of_peace.text
     answer["meetings"][0]["links"] = [
         {"relation": "follows", "target_ref": "R3"},  # itself
         {"relation": "follows", "target_ref": "R99"},  # no such record

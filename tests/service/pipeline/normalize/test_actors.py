@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from schemas import Actor, ActorKind
-from service.pipeline.normalize.actors import Registry, country_code
+from attache.pipeline.normalize.actors import Registry, country_code
+from attache.schemas import Actor, ActorKind
 
 
 def person(name: str, canonical: str | None = None, role: str | None = None) -> Actor:

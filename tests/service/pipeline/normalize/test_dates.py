@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas import DateGranularity, DateIssue
-from service.pipeline.normalize.dates import Tense, resolve
+from attache.pipeline.normalize.dates import Tense, resolve
+from attache.schemas import DateGranularity, DateIssue
 
 D = dt.date
 BOP = D(2026, 1, 20)  # the Board of Peace story: a Tuesday

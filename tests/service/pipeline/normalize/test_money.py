@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas import Money
-from service.pipeline.normalize import normalize_money
-from service.pipeline.normalize.money import currency_code, parse
+from attache.pipeline.normalize import normalize_money
+from attache.pipeline.normalize.money import currency_code, parse
+from attache.schemas import Money
 
 TABLE = [
     ("USD1 billion", 1e9, "USD"),

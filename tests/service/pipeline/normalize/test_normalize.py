@@ -7,13 +7,14 @@ from typing import Any
 
 import pytest
 
-from evals.fixtures import load_all
-from schemas import ExtractionDraft, Invitation, Meeting, RecordType
-from service.pipeline.chunk import Chunk
-from service.pipeline.ground import Aligner
-from service.pipeline.merge import ChunkDraft, merge
-from service.pipeline.normalize import normalize, tense_of
-from service.pipeline.normalize.dates import Tense, resolve
+from attache.evals.corpus import Article, read_articles
+from attache.evals.fixtures import load_all
+from attache.pipeline.chunk import Chunk
+from attache.pipeline.ground import Aligner
+from attache.pipeline.merge import ChunkDraft, merge
+from attache.pipeline.normalize import normalize, tense_of
+from attache.pipeline.normalize.dates import Tense, resolve
+from attache.schemas import ExtractionDraft, Invitation, Meeting, RecordType
 from tests.evals.synthetic import gold_as_draft
 
 
@@ -58,9 +59,9 @@ def test_hand_labelled_dates_agree_with_the_resolver() -> None:
 
 
 def test_normalize_builds_api_records_with_canonical_actors(
-    board_of_peace: dict[str, Any], board_of_peace_answer: dict[str, Any]
+    board_of_peace: Article, board_of_peace_answer: dict[str, Any]
 ) -> None:
-    text = board_of_peace["text"]
+    text = board_of_peace.text
     parts = [ChunkDraft(Chunk(0, text), ExtractionDraft.model_validate(board_of_peace_answer))]
     merged = merge(parts, Aligner(text), frozenset(RecordType))
     result = normalize(merged.drafts, dt.date(2026, 1, 20))
@@ -74,10 +75,6 @@ def test_normalize_builds_api_records_with_canonical_actors(
 
 
 def _published(article_id: str) -> dt.date:
-    from evals.fixtures import published_at  # noqa: PLC0415
-    from evals.runner import _corpus  # noqa: PLC0415
-
-    article = next(a for a in _corpus() if a["id"] == article_id)
-    day = published_at(article)
-    assert day is not None
-    return day
+    published = read_articles()[article_id].published_at
+    assert published is not None
+    return published.date() if isinstance(published, dt.datetime) else published
