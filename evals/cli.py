@@ -1,18 +1,24 @@
-"""`attache eval run` and `attache eval compare` (see evals/runner.py and evals/compare.py)."""
+"""`attache eval run`, `compare` and `validate` (evals/runner.py, compare.py, validate.py).
+
+Exit codes are `attache.errors.ExitCode`'s: 7 when a run had failed articles, 8 when compare
+finds a gated metric dropped, 9 when a replay's recording does not fit, 10 for invalid fixtures.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
-from pydantic import ValidationError
 
-from attache.errors import AttacheError
+from attache.cli import load_settings
+from attache.errors import AttacheError, ExitCode
 from attache.evals import compare as comparing
-from attache.evals.corpus import FIXTURES
+from attache.evals import validate as validating
+from attache.evals.corpus import CORPUS, FIXTURES, MissingDataError
 from attache.evals.recording import ReplayError
 from attache.evals.runner import RunConfig, run
 from attache.settings import ModelMode, Settings
@@ -23,13 +29,23 @@ def eval_group() -> None:
     """Evaluate extraction on labelled fixtures."""
 
 
+ARTICLES = click.option(
+    "--articles",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=CORPUS,
+    help="JSONL file of the articles the fixtures label (id, text, published_at) "
+    "[default: the repository's corpus].",
+)
+
+
 @eval_group.command("run")
 @click.option(
     "--fixtures",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    type=click.Path(file_okay=False, path_type=Path),
     default=FIXTURES,
-    show_default=True,
+    help="Folder of fixtures [default: the repository's evals/fixtures].",
 )
+@ARTICLES
 @click.option("--base-url", help="OpenAI-compatible endpoint [default: ATTACHE_BASE_URL].")
 @click.option("--model", help="Model name [default: ATTACHE_MODEL].")
 @click.option(
@@ -59,6 +75,7 @@ def eval_group() -> None:
 )
 def run_command(
     fixtures: Path,
+    articles: Path,
     base_url: str | None,
     model: str | None,
     mode: str | None,
@@ -73,19 +90,26 @@ def run_command(
     if record and replay:
         raise click.UsageError("--record and --replay exclude each other")
     overrides: dict[str, Any] = {"base_url": base_url, "model": model, "mode": mode}
-    try:
-        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as exc:
-        click.echo(f"attache: invalid configuration:\n{exc}", err=True)
-        sys.exit(4)
-    config = RunConfig(fixtures, settings, out, concurrency, record, replay, progress, injection)
+    settings = load_settings(Settings, **{k: v for k, v in overrides.items() if v is not None})
+    config = RunConfig(
+        fixtures, settings, out, concurrency, record, replay, progress, injection, articles
+    )
     try:
         folder = asyncio.run(run(config))
-    except (AttacheError, ReplayError) as exc:
+    except (AttacheError, MissingDataError) as exc:
         click.echo(f"attache eval: {exc}", err=True)
-        sys.exit(4 if isinstance(exc, AttacheError) else 5)
+        sys.exit(ExitCode.CONFIG)
+    except ReplayError as exc:
+        click.echo(f"attache eval: {exc}", err=True)
+        sys.exit(ExitCode.RECORDING_MISMATCH)
     click.echo((folder / "report.md").read_text(encoding="utf-8"))
     click.echo(f"results: {folder}")
+    failed = json.loads((folder / "results.json").read_text(encoding="utf-8"))["metrics"][
+        "failed_articles"
+    ]
+    if failed:
+        click.echo(f"attache eval: {failed} article(s) failed; they count as misses", err=True)
+        sys.exit(ExitCode.ARTICLES_FAILED)
 
 
 @eval_group.command("compare")
@@ -99,7 +123,7 @@ def run_command(
     help="Largest drop of a gated metric that still passes.",
 )
 def compare_command(baseline: Path, candidate: Path, threshold: float) -> None:
-    """Print metric deltas from BASELINE to CANDIDATE; exit 1 if a gated metric drops."""
+    """Print metric deltas from BASELINE to CANDIDATE; exit 8 if a gated metric drops."""
     rows = comparing.compare(
         comparing.load_results(baseline), comparing.load_results(candidate), threshold
     )
@@ -107,4 +131,24 @@ def compare_command(baseline: Path, candidate: Path, threshold: float) -> None:
     failed = [row.metric for row in rows if row.failed]
     if failed:
         click.echo(f"dropped beyond {threshold}: {', '.join(failed)}", err=True)
-        sys.exit(1)
+        sys.exit(ExitCode.METRIC_DROPPED)
+
+
+@eval_group.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@ARTICLES
+@click.option(
+    "--fill-offsets", is_flag=True, help="Set each evidence span from its quote (annotators)."
+)
+def validate_command(paths: tuple[Path, ...], articles: Path, fill_offsets: bool) -> None:
+    """Check fixtures (default: all of evals/fixtures) against the schemas and their articles."""
+    try:
+        report = validating.validate(list(paths), articles, fill_offsets=fill_offsets)
+    except MissingDataError as exc:
+        click.echo(f"attache eval: {exc}", err=True)
+        sys.exit(ExitCode.CONFIG)
+    for failure in report.failures:
+        click.echo(failure, err=True)
+    click.echo(report.summary())
+    if report.failures:
+        sys.exit(ExitCode.INVALID_FIXTURES)

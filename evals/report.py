@@ -18,12 +18,18 @@ from attache.evals.fixtures import Fixture
 from attache.schemas.records import RECORD_KINDS
 
 _ENV = Environment(
-    loader=PackageLoader("evals", "templates"),
+    loader=PackageLoader("attache.evals", "templates"),
     autoescape=select_autoescape(["html", "j2"]),
     trim_blocks=True,
     lstrip_blocks=True,
 )
 TYPES = tuple(kind.field for kind in RECORD_KINDS)
+# Highlight colours, one per record type in RECORD_KINDS order.
+_PALETTE = ("#cfe8ff", "#d8f5cf", "#ffe9b3", "#f5d0f0")
+_KINDS = [
+    {"field": kind.field, "label": kind.type.value.replace("_", " "), "colour": colour}
+    for kind, colour in zip(RECORD_KINDS, _PALETTE, strict=True)
+]
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -79,7 +85,7 @@ def markdown(results: dict[str, Any]) -> str:
         "## Type confusion (rows gold, columns predicted)",
         "",
     ]
-    columns = ["invitation", "meeting", "declaration", "funding_ask", "missed"]
+    columns = [*(kind.type.value for kind in RECORD_KINDS), "missed"]
     lines += ["| gold \\ predicted | " + " | ".join(columns) + " |", "|---" * 6 + "|"]
     for row_name in [*columns[:-1], "spurious"]:
         row = m["type_confusion"].get(row_name, {})
@@ -132,7 +138,7 @@ def html(
             }
         )
     return _ENV.get_template("report.html.j2").render(
-        meta=results["meta"], metrics=results["metrics"], pages=pages
+        meta=results["meta"], metrics=results["metrics"], pages=pages, kinds=_KINDS
     )
 
 

@@ -3,24 +3,23 @@
     attache eval validate [FIXTURE ...] [--articles FILE.jsonl]   # all of evals/fixtures/
     attache eval validate --fill-offsets FILE      # set each evidence span from its quote
 
-A fixture passes when it validates against the schemas (`evals.fixtures.Fixture`), its article
-is in the corpus, and every evidence quote stands verbatim at its offsets, aligned `exact`.
+A fixture passes when it validates against the schemas (`attache.evals.fixtures.Fixture`), its
+article is in the corpus, and every evidence quote stands verbatim at its offsets, aligned `exact`.
 `--fill-offsets` is the annotator's tool: it finds each quote in the article (the `start`
 already given, if any, picks among several occurrences) and writes the offsets back.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from attache.evals.corpus import CORPUS, FIXTURES, read_texts
+from attache.evals.corpus import CORPUS, fixtures_folder, read_texts
 from attache.evals.fixtures import Fixture, load
 from attache.schemas.records import RECORD_KINDS
 
@@ -39,7 +38,7 @@ def problems(fixture: Fixture, articles: dict[str, str]) -> list[str]:
     return found
 
 
-def fill_offsets(path: Path, articles: dict[str, str]) -> list[str]:
+def _fill_offsets(path: Path, articles: dict[str, str]) -> list[str]:
     raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     text = articles.get(raw.get("article_id", ""))
     if text is None:
@@ -70,35 +69,34 @@ def _occurrences(text: str, quote: str) -> list[int]:
     return starts
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("fixtures", nargs="*", type=Path)
-    parser.add_argument("--fill-offsets", action="store_true")
-    parser.add_argument("--articles", type=Path, default=CORPUS)
-    args = parser.parse_args(argv)
-    articles = read_texts(args.articles)
-    paths: list[Path] = args.fixtures or sorted(FIXTURES.glob("*.json"))
-    failures: list[str] = []
-    counts: Counter[str] = Counter()
-    for path in paths:
-        if args.fill_offsets:
-            failures += [f"{path.name}: {p}" for p in fill_offsets(path, articles)]
+@dataclass
+class Report:
+    checked: int = 0
+    failures: list[str] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        counted = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
+        return f"{self.checked} fixtures, {len(self.failures)} problems; {counted}"
+
+
+def validate(
+    paths: list[Path], articles_file: Path = CORPUS, *, fill_offsets: bool = False
+) -> Report:
+    """Check `paths` (default: every fixture of the repository) against `articles_file`."""
+    articles = read_texts(articles_file)
+    chosen = paths or sorted(fixtures_folder().glob("*.json"))
+    report = Report(checked=len(chosen))
+    for path in chosen:
+        if fill_offsets:
+            report.failures += [f"{path.name}: {p}" for p in _fill_offsets(path, articles)]
         try:
             fixture = load(path)
         except ValidationError as exc:
-            failures.append(f"{path.name}: {exc}")
+            report.failures.append(f"{path.name}: {exc}")
             continue
-        failures += [f"{path.name}: {p}" for p in problems(fixture, articles)]
+        report.failures += [f"{path.name}: {p}" for p in problems(fixture, articles)]
         gold = fixture.gold
-        counts.update({kind.field: len(getattr(gold, kind.field)) for kind in RECORD_KINDS})
-        counts.update(empty_articles=int(not gold.records), notes=len(fixture.notes))
-    for failure in failures:
-        print(failure, file=sys.stderr)
-    print(f"{len(paths)} fixtures, {len(failures)} problems; " + ", ".join(
-        f"{k} {v}" for k, v in sorted(counts.items())
-    ))  # fmt: skip
-    return 1 if failures else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        report.counts.update({kind.field: len(getattr(gold, kind.field)) for kind in RECORD_KINDS})
+        report.counts.update(empty_articles=int(not gold.records), notes=len(fixture.notes))
+    return report

@@ -26,7 +26,7 @@ from attache.extractor import Extractor
 from attache.observability import RequestIdMiddleware, configure_logging, request_id
 from attache.routes import create_extraction, health, ready
 from attache.security import api_key_middleware, rate_limit
-from attache.settings import Settings
+from attache.settings import ServerSettings, Settings
 
 logger = logging.getLogger("attache")
 
@@ -104,16 +104,20 @@ def _admission(state: State) -> Admission:
     return admission
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(settings: Settings | None = None, server: ServerSettings | None = None) -> Litestar:
+    """The HTTP service: `settings` for extraction, `server` for the server around it.
+
+    Both default to the environment (no `.env`: `attache serve` reads that one)."""
     settings = settings if settings is not None else Settings()
-    configure_logging(settings)
+    server = server if server is not None else ServerSettings()
+    configure_logging(server)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with Extractor.open(settings) as extractor:
             app.state.extractor = extractor
             app.state.admission = Admission(
-                settings.max_concurrent_extractions, settings.overloaded_retry_after_s
+                server.max_concurrent_extractions, server.overloaded_retry_after_s
             )
             yield
 
@@ -122,10 +126,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         RequestIdMiddleware,
         PrometheusConfig(app_name="attache", prefix="attache", group_path=True).middleware,
     ]
-    if settings.api_keys:
-        middleware.append(api_key_middleware(settings.api_keys))
-    if settings.rate_limit_per_minute:
-        middleware.append(rate_limit(settings.rate_limit_per_minute).middleware)
+    if server.api_keys:
+        middleware.append(api_key_middleware(server.api_keys))
+    if server.rate_limit_per_minute:
+        middleware.append(rate_limit(server.rate_limit_per_minute).middleware)
 
     problem_map: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
         AttacheError: _from_attache,
@@ -139,11 +143,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={
             "extractor": Provide(_extractor, sync_to_thread=False),
             "admission": Provide(_admission, sync_to_thread=False),
+            "server": Provide(lambda: server, sync_to_thread=False),
         },
         plugins=[
             ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=problem_map))
         ],
-        request_max_body_size=settings.max_body_bytes,
+        request_max_body_size=server.max_body_bytes,
         logging_config=None,  # configure_logging owns logging: JSON lines, one format
         openapi_config=OpenAPIConfig(title="attache", version=__version__, path="/schema"),
     )

@@ -1,67 +1,87 @@
-"""The `attache` command: `serve` the HTTP API, or `extract` one article to stdout.
+"""The `attache` command: `serve` the HTTP API, `extract` one article, `eval` (with the evals
+extra) to score a model on labelled fixtures.
 
-Both run the same pipeline as the HTTP API. `extract` prints the response JSON on success and
-the same RFC 9457 problem the API would answer on stderr on failure, with these exit codes:
+`extract` prints the response JSON on success, and on failure the same RFC 9457 problem the API
+would answer, on stderr. Every command exits with the codes of `attache.errors.ExitCode`:
 
-    0  records extracted (possibly none)
-    1  unexpected internal error
-    2  usage error (bad option or argument)
-    3  bad input (empty, undecodable, too long, invalid request JSON)
-    4  configuration: no model configured, or an invalid ATTACHE_* setting
-    5  the model endpoint failed (unreachable, rate-limited, invalid or truncated output)
-    6  the extraction deadline passed
+    0  success                    6  the extraction deadline passed
+    1  unexpected internal error  7  eval run: some articles failed
+    2  usage error                8  eval compare: a gated metric dropped
+    3  bad input                  9  eval run --replay: the recording does not fit
+    4  configuration              10 eval validate: invalid fixtures
+    5  the model endpoint failed
+
+The command reads settings from `ATTACHE_*` variables and a `.env` file in the working
+directory. Heavy modules (the HTTP stack, the openai SDK, the eval harness) load only in the
+command that needs them, so `attache --help` answers at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import sys
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import click
-import uvicorn
 from pydantic import ValidationError
 
-from attache.app import create_app
-from attache.errors import (
-    AttacheError,
-    DeadlineExceeded,
-    InputError,
-    InvalidEncoding,
-    InvalidRequest,
-    ModelNotConfigured,
-    UpstreamError,
-)
-from attache.extractor import Extractor
-from attache.observability import configure_logging
-from attache.schemas import ExtractionRequest, ExtractionResponse, RecordType
-from attache.settings import Settings
+from attache.errors import AttacheError, ExitCode, InvalidEncoding, InvalidRequest, exit_code_for
+from attache.schemas import ExtractionRequest, RecordType
+from attache.settings import ServerSettings, Settings
 
-EXIT_INTERNAL = 1
-EXIT_INPUT = 3
-EXIT_CONFIG = 4
-EXIT_UPSTREAM = 5
-EXIT_DEADLINE = 6
-
-_EXIT_CODES: list[tuple[type[AttacheError], int]] = [
-    (InputError, EXIT_INPUT),
-    (ModelNotConfigured, EXIT_CONFIG),
-    (UpstreamError, EXIT_UPSTREAM),
-    (DeadlineExceeded, EXIT_DEADLINE),
-]
+S = TypeVar("S", Settings, ServerSettings)
 
 
-def _settings() -> Settings:
+def load_settings(cls: type[S], **values: Any) -> S:
+    """`cls` from the environment and `.env`, or exit 4 with the reason."""
     try:
-        return Settings()
+        return cls.from_env_file(**values)
     except ValidationError as exc:
         click.echo(f"attache: invalid configuration:\n{exc}", err=True)
-        sys.exit(EXIT_CONFIG)
+        sys.exit(ExitCode.CONFIG)
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A group whose `lazy` commands are imported only when run (their help text is given)."""
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy  # name -> ("module:attribute", short help)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.lazy:
+            return super().get_command(ctx, cmd_name)
+        target, _ = self.lazy[cmd_name]
+        module_name, attribute = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            click.echo(
+                f"attache {cmd_name}: {exc}; install the extra: pip install 'attache[evals]'",
+                err=True,
+            )
+            ctx.exit(ExitCode.CONFIG)
+        command: click.Command = getattr(module, attribute)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        helps = {name: command.get_short_help_str() for name, command in self.commands.items()}
+        helps.update({name: short_help for name, (_, short_help) in self.lazy.items()})
+        rows = [(name, helps[name]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy={"eval": ("attache.evals.cli:eval_group", "Evaluate extraction on labelled fixtures.")},
+)
 @click.version_option(package_name="attache")
 def main() -> None:
     """Grounded invitations, meetings, declarations and funding asks from news articles."""
@@ -72,11 +92,16 @@ def main() -> None:
 @click.option("--port", type=int, help="Port [default: ATTACHE_PORT or 8000].")
 def serve(host: str | None, port: int | None) -> None:
     """Run the HTTP API."""
-    settings = _settings()
+    import uvicorn  # noqa: PLC0415 - the HTTP stack loads only to serve
+
+    from attache.app import create_app  # noqa: PLC0415
+
+    settings = load_settings(Settings)
+    server = load_settings(ServerSettings)
     uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
+        create_app(settings, server),
+        host=host or server.host,
+        port=port or server.port,
         log_config=None,  # create_app set up JSON logging; uvicorn's own would replace it
     )
 
@@ -105,28 +130,27 @@ def extract(
     indent: int,
 ) -> None:
     """Extract records from the article in SOURCE (a file, or - for stdin)."""
-    settings = _settings()
-    configure_logging(settings)
+    from attache.extractor import Extractor  # noqa: PLC0415 - the openai SDK is slow to import
+    from attache.observability import configure_logging  # noqa: PLC0415
+
+    settings = load_settings(Settings)
+    server = load_settings(ServerSettings)
+    configure_logging(server)
     # stderr of `extract` is for the problem: routine INFO lines stay off it.
     for handler in logging.getLogger().handlers:
-        handler.setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+        handler.setLevel(max(logging.WARNING, logging.getLevelName(server.log_level)))
+
+    async def run(request: ExtractionRequest) -> str:
+        async with Extractor.open(settings) as extractor:
+            response = await extractor.extract(request)
+        return response.model_dump_json(indent=indent or None)
+
     try:
         request = _read_request(source.read(), request_json, article_id, url, published_at, types)
-        response = asyncio.run(_extract(settings, request))
+        click.echo(asyncio.run(run(request)))
     except AttacheError as exc:
         click.echo(json.dumps(exc.as_problem(), indent=indent or None), err=True)
-        sys.exit(next((code for cls, code in _EXIT_CODES if isinstance(exc, cls)), EXIT_INTERNAL))
-    click.echo(response.model_dump_json(indent=indent or None))
-
-
-def _register_eval() -> None:
-    # The evaluation commands live with the harness (evals/), which builds on this package.
-    from attache.evals.cli import eval_group  # noqa: PLC0415 - evals imports service: import late
-
-    main.add_command(eval_group)
-
-
-_register_eval()
+        sys.exit(exit_code_for(exc))
 
 
 def _read_request(
@@ -152,8 +176,3 @@ def _read_request(
         )
     except ValidationError as exc:
         raise InvalidRequest(f"invalid request: {exc}") from exc
-
-
-async def _extract(settings: Settings, request: ExtractionRequest) -> ExtractionResponse:
-    async with Extractor.open(settings) as extractor:
-        return await extractor.extract(request)

@@ -28,12 +28,13 @@
 
 Litestar's own refusals use the same scheme: 404 not-found, 405 method-not-allowed, 429
 rate-limited (per API key). `RetryLater` (Overloaded, UpstreamRateLimited) adds Retry-After.
-The problem `type` is `urn:attache:problem:<slug>`; slugs never change meaning. The CLI maps
-the same tree to exit codes (`service/cli.py`).
+The problem `type` is `urn:attache:problem:<slug>`; slugs never change meaning. Every `attache`
+command exits with one table of codes, `ExitCode`; `exit_code_for` maps this tree onto it.
 """
 
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -216,3 +217,41 @@ class EmptyModelAnswer(UpstreamError):
 class ModelRefused(UpstreamError):
     slug = "model-refused"
     title = "The model refused to answer"
+
+
+class ExitCode(IntEnum):
+    """The exit codes of every `attache` command; each code has one meaning everywhere."""
+
+    OK = 0
+    INTERNAL = 1
+    """An unexpected internal error (a bug)."""
+    USAGE = 2
+    """A bad option or argument (click's own code)."""
+    INPUT = 3
+    """Bad input: empty, undecodable, too long, an invalid request."""
+    CONFIG = 4
+    """No model configured, an invalid ATTACHE_* setting, a missing extra or data file."""
+    UPSTREAM = 5
+    """The model endpoint failed: unreachable, rate-limited, invalid or truncated output."""
+    DEADLINE = 6
+    """The extraction deadline passed."""
+    ARTICLES_FAILED = 7
+    """`attache eval run`: the run finished, but some articles failed (they count as misses)."""
+    METRIC_DROPPED = 8
+    """`attache eval compare`: a gated metric dropped beyond the threshold, or became n/a."""
+    RECORDING_MISMATCH = 9
+    """`attache eval run --replay`: the recording does not answer these requests."""
+    INVALID_FIXTURES = 10
+    """`attache eval validate`: a fixture fails the schemas or its article."""
+
+
+_EXIT_CODES: tuple[tuple[type[AttacheError], ExitCode], ...] = (
+    (InputError, ExitCode.INPUT),
+    (ModelNotConfigured, ExitCode.CONFIG),
+    (UpstreamError, ExitCode.UPSTREAM),
+    (DeadlineExceeded, ExitCode.DEADLINE),
+)
+
+
+def exit_code_for(exc: AttacheError) -> ExitCode:
+    return next((code for cls, code in _EXIT_CODES if isinstance(exc, cls)), ExitCode.INTERNAL)

@@ -1,7 +1,11 @@
 """The extraction pipeline as one object: what the HTTP route, the CLI and Python callers use.
 
-async with Extractor.open(Settings()) as extractor:
-    response = await extractor.extract(ExtractionRequest(text=article))
+    async with Extractor.open(Settings()) as extractor:
+        response = await extractor.extract(ExtractionRequest(text=article))
+        results = await extractor.extract_many(requests, concurrency=4)
+
+`extract()` is the one-call form for scripts; `attache.sync` wraps both for code without an
+event loop.
 """
 
 from __future__ import annotations
@@ -9,12 +13,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import httpx
+from pydantic import ValidationError
 
 from attache import prompts
 from attache.client import ModelClient, metering
@@ -24,6 +31,7 @@ from attache.errors import (
     DeadlineExceeded,
     EmptyArticle,
     InvalidCharacters,
+    InvalidRequest,
     ModelNotConfigured,
     TokenBudgetExceeded,
 )
@@ -31,19 +39,17 @@ from attache.pipeline.call import DraftSource, call
 from attache.pipeline.chunk import Chunk, split
 from attache.pipeline.ground import Aligner, ReaskUnaligned
 from attache.pipeline.merge import ChunkDraft, merge
-from attache.pipeline.normalize import normalize
+from attache.pipeline.normalize.records import normalize
 from attache.schemas import (
-    Declaration,
     ExtractionDraft,
     ExtractionRequest,
     ExtractionResponse,
     ExtractionWarning,
-    FundingAsk,
-    Invitation,
-    Meeting,
+    RecordType,
     Timings,
     WarningCode,
 )
+from attache.schemas.records import RECORD_KINDS
 from attache.settings import Settings
 
 # C0 and C1 control characters but tab, line feed, vertical tab, form feed and carriage return:
@@ -54,6 +60,16 @@ _INVISIBLE = re.compile(r"[\s\u200b\u200c\u200d\u2060\ufeff]*")
 # No tokenizer runs offline for every model; budgets use the usual 4 characters a token.
 _CHARS_PER_TOKEN = 4
 _SCHEMA_CHARS = len(json.dumps(ExtractionDraft.model_json_schema()))
+
+logger = logging.getLogger("attache")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The model calls one article will take: its chunks and the tokens they are expected to use."""
+
+    chunks: list[Chunk]
+    estimated_tokens: int
 
 
 def _is_blank(text: str) -> bool:
@@ -85,10 +101,11 @@ class Extractor:
         finally:
             await client.aclose()
 
-    def check(self, request: ExtractionRequest) -> list[Chunk]:
-        """Reject input no model call could help with, before anything is spent; the chunks.
+    def plan(self, request: ExtractionRequest) -> Plan:
+        """Validate the article, split it into chunks and check the token budget.
 
-        The one place that refuses a blank article, whichever way it came (HTTP, CLI, Python).
+        Nothing is spent before this passes. The one place that refuses a blank, oversized or
+        binary article, whichever way it came (HTTP, CLI, Python).
         """
         if _is_blank(request.text):
             raise EmptyArticle("the article text is empty or only whitespace")
@@ -121,10 +138,11 @@ class Extractor:
                 estimated_tokens=needed,
                 limit=self.settings.token_budget,
             )
-        return chunks
+        return Plan(chunks=chunks, estimated_tokens=needed)
 
     async def extract(self, request: ExtractionRequest) -> ExtractionResponse:
-        chunks = self.check(request)
+        """The records of one article; raises an `AttacheError` when it cannot."""
+        chunks = self.plan(request).chunks
         if self._source is None or self.model is None:
             raise ModelNotConfigured(
                 "set ATTACHE_MODEL and ATTACHE_BASE_URL (or ATTACHE_API_KEY) to extract"
@@ -164,10 +182,7 @@ class Extractor:
         return ExtractionResponse(
             id=request.id,
             actors=normalized.actors,
-            invitations=normalized.of_type(Invitation),
-            meetings=normalized.of_type(Meeting),
-            declarations=normalized.of_type(Declaration),
-            funding_asks=normalized.of_type(FundingAsk),
+            **{kind.field: normalized.of_type(kind.record) for kind in RECORD_KINDS},
             model=self.model,
             prompt_version=self.prompt.label,
             usage=meter.usage(),
@@ -177,6 +192,32 @@ class Extractor:
                 model_ms=meter.model_seconds * 1000,
             ),
         )
+
+    async def extract_many(
+        self, requests: Iterable[ExtractionRequest], *, concurrency: int = 4
+    ) -> list[ExtractionResponse | AttacheError]:
+        """Each request's response or error, in input order; `concurrency` run at once.
+
+        One article's failure never costs the others: it is returned in that article's place.
+        """
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(request: ExtractionRequest) -> ExtractionResponse | AttacheError:
+            async with gate:
+                try:
+                    return await self.extract(request)
+                except AttacheError as exc:
+                    return exc
+                except Exception as exc:
+                    # A bug, not the article: logged whole, and the batch goes on.
+                    logger.exception("unexpected error in extract_many", exc_info=exc)
+                    failure = AttacheError(f"an unexpected error occurred: {type(exc).__name__}")
+                    failure.__cause__ = exc
+                    return failure
+
+        return list(await asyncio.gather(*(one(request) for request in requests)))
 
     async def _call_all(
         self,
@@ -213,3 +254,42 @@ class Extractor:
 def _day(published_at: dt.datetime | dt.date | None) -> dt.date | None:
     # The publication day as the article's own dateline gives it: no timezone conversion.
     return published_at.date() if isinstance(published_at, dt.datetime) else published_at
+
+
+def request_for(
+    text: str,
+    *,
+    published_at: dt.date | dt.datetime | str | None = None,
+    types: Iterable[RecordType | str] | None = None,
+) -> ExtractionRequest:
+    """An `ExtractionRequest` from plain arguments; `InvalidRequest` when they do not fit."""
+    fields: dict[str, object] = {"text": text, "published_at": published_at}
+    if types is not None:
+        fields["types"] = list(types)
+    try:
+        return ExtractionRequest.model_validate(fields)
+    except ValidationError as exc:
+        raise InvalidRequest(f"invalid request: {_errors(exc)}") from exc
+
+
+async def extract(
+    text: str,
+    *,
+    published_at: dt.date | dt.datetime | str | None = None,
+    types: Iterable[RecordType | str] | None = None,
+    settings: Settings | None = None,
+) -> ExtractionResponse:
+    """The records of one article, in one call: for scripts.
+
+    `settings` default to the `ATTACHE_*` environment variables. Each call opens and closes its
+    own HTTP client; for many articles, open one `Extractor` and reuse it.
+    """
+    request = request_for(text, published_at=published_at, types=types)
+    async with Extractor.open(settings if settings is not None else Settings()) as extractor:
+        return await extractor.extract(request)
+
+
+def _errors(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(map(str, error['loc'])) or 'body'}: {error['msg']}" for error in exc.errors()
+    )

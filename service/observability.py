@@ -28,7 +28,7 @@ from prometheus_client import Counter, Histogram
 from attache.errors import AttacheError, UpstreamError
 from attache.schemas import ExtractionRequest, ExtractionResponse, TokenUsage
 from attache.schemas.records import RECORD_KINDS
-from attache.settings import Settings
+from attache.settings import ServerSettings
 
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -85,7 +85,7 @@ class RequestIdMiddleware:
             request_id.reset(token)
 
 
-def configure_logging(settings: Settings) -> None:
+def configure_logging(settings: ServerSettings) -> None:
     """JSON lines on stderr for attache and everything that logs through `logging`."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -129,7 +129,7 @@ def configure_logging(settings: Settings) -> None:
 
 
 def observe_success(
-    request: ExtractionRequest, response: ExtractionResponse, settings: Settings
+    request: ExtractionRequest, response: ExtractionResponse, *, log_text: bool
 ) -> None:
     usage = response.usage
     _count_usage(usage)
@@ -152,7 +152,7 @@ def observe_success(
         latency_ms=round(response.timings.total_ms, 1),
         records={kind.type.value: len(getattr(response, kind.field)) for kind in RECORD_KINDS},
         warnings=[w.code.value for w in response.warnings],
-        **({"article_text": request.text} if settings.log_sensitive else {}),
+        **({"article_text": request.text} if log_text else {}),
     )
 
 

@@ -27,6 +27,7 @@ from attache.errors import (
 from attache.extractor import Extractor
 from attache.observability import observe_failure, observe_success
 from attache.schemas import ExtractionRequest, ExtractionResponse, Health, Problem, Readiness
+from attache.settings import ServerSettings
 
 JSON = "application/json"
 TEXT = "text/plain"
@@ -143,6 +144,7 @@ async def create_extraction(
     data: JSONBody[ExtractionRequest],
     extractor: NamedDependency[Extractor],
     admission: NamedDependency[Admission],
+    server: NamedDependency[ServerSettings],
 ) -> ExtractionResponse:
     started = time.perf_counter()
     try:
@@ -151,7 +153,7 @@ async def create_extraction(
     except AttacheError as exc:
         observe_failure(data, exc, time.perf_counter() - started)
         raise
-    observe_success(data, response, extractor.settings)
+    observe_success(data, response, log_text=server.log_sensitive)
     return response
 
 

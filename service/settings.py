@@ -1,13 +1,20 @@
-"""Every setting attache reads, from `ATTACHE_*` environment variables or a `.env` file.
+"""Every setting attache reads, split by concern, all from `ATTACHE_*` environment variables.
 
-The README's configuration table lists each one; `tests/service/test_settings.py` keeps the two
-in step.
+- `Settings`: what one extraction needs (the model endpoint, the mode, the limits of one
+  article). The Python API and `Extractor` take only these.
+- `ServerSettings`: what the HTTP server adds (bind address, API keys, rate limits, body size,
+  admission, logging).
+
+Library use reads the environment only: a stray `.env` in the caller's working directory is
+never read. The `attache` command (and so the server it runs) also reads `.env` from its
+working directory (`from_env_file()`). The README's configuration tables list every field;
+`tests/service/test_settings.py` keeps them in step.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AnyHttpUrl,
@@ -43,14 +50,26 @@ class TokenLimitParam(StrEnum):
     MAX_COMPLETION_TOKENS = "max_completion_tokens"
 
 
-class Settings(BaseSettings):
+ENV_FILE = ".env"
+
+
+class _FromEnvironment(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ATTACHE_",
-        env_file=".env",
+        env_file=None,
         env_file_encoding="utf-8",
         env_ignore_empty=True,
         extra="ignore",
     )
+
+    @classmethod
+    def from_env_file(cls, path: str = ENV_FILE, **values: Any) -> Self:
+        """The environment, then the file at `path` if it exists: the command line's way."""
+        return cls(_env_file=path, **values)
+
+
+class Settings(_FromEnvironment):
+    """What one extraction needs: the model endpoint and mode, and the limits of one article."""
 
     base_url: AnyHttpUrl | None = Field(
         default=None,
@@ -99,9 +118,6 @@ class Settings(BaseSettings):
         default=30,
         description="Retry-After sent with 503 when the upstream rate-limits without one.",
     )
-    max_body_bytes: PositiveInt = Field(
-        default=2_000_000, description="Largest request body accepted; larger gets 413."
-    )
     max_article_chars: PositiveInt = Field(
         default=200_000, description="Longest article accepted, in characters; longer gets 413."
     )
@@ -119,6 +135,31 @@ class Settings(BaseSettings):
         default=400_000,
         description="Most tokens one extraction may be expected to use (prompt estimated at "
         "4 characters a token, plus the output cap, per call); more gets 413.",
+    )
+
+    @field_validator("prompt_version")
+    @classmethod
+    def _prompt_exists(cls, version: str) -> str:
+        prompts.load(version)
+        return version
+
+    @model_validator(mode="after")
+    def _overlap_fits(self) -> Self:
+        if self.chunk_overlap_chars * 2 >= self.chunk_chars:
+            raise ValueError("chunk_overlap_chars must be under half of chunk_chars")
+        return self
+
+    @property
+    def model_configured(self) -> bool:
+        """True when a model is named and there is somewhere to send it."""
+        return self.model is not None and (self.base_url is not None or self.api_key is not None)
+
+
+class ServerSettings(_FromEnvironment):
+    """What the HTTP server adds: where it listens, who may call it, how much it takes."""
+
+    max_body_bytes: PositiveInt = Field(
+        default=2_000_000, description="Largest request body accepted; larger gets 413."
     )
     max_concurrent_extractions: PositiveInt = Field(
         default=8,
@@ -154,20 +195,3 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
-
-    @field_validator("prompt_version")
-    @classmethod
-    def _prompt_exists(cls, version: str) -> str:
-        prompts.load(version)
-        return version
-
-    @model_validator(mode="after")
-    def _overlap_fits(self) -> Self:
-        if self.chunk_overlap_chars * 2 >= self.chunk_chars:
-            raise ValueError("chunk_overlap_chars must be under half of chunk_chars")
-        return self
-
-    @property
-    def model_configured(self) -> bool:
-        """True when a model is named and there is somewhere to send it."""
-        return self.model is not None and (self.base_url is not None or self.api_key is not None)

@@ -15,12 +15,13 @@ from litestar.testing import AsyncTestClient
 
 from attache.app import create_app
 from attache.evals.corpus import Article, read_articles
-from attache.settings import Settings
+from attache.settings import ServerSettings, Settings
 from tests.fakes import BASE_URL, MODEL
 
 DATA = Path(__file__).parent / "data"
 
 SettingsFactory = Callable[..., Settings]
+ServerFactory = Callable[..., ServerSettings]
 
 
 @pytest.fixture(autouse=True)
@@ -65,6 +66,14 @@ def make_settings() -> SettingsFactory:
             **overrides,
         }
         return Settings(_env_file=None, **values)
+
+    return make
+
+
+@pytest.fixture
+def make_server() -> ServerFactory:
+    def make(**overrides: Any) -> ServerSettings:
+        return ServerSettings(_env_file=None, **overrides)
 
     return make
 

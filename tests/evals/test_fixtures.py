@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from attache.evals.corpus import FIXTURES, read_texts
+from attache.cli import main
+from attache.errors import ExitCode
+from attache.evals.corpus import FIXTURES, read_articles, read_texts
 from attache.evals.fixtures import Fixture, load, load_all
-from attache.evals.validate import main, problems
+from attache.evals.validate import problems
 
 PATHS = sorted(FIXTURES.glob("*.json"))
 
@@ -36,7 +39,9 @@ def test_fixtures_cover_what_the_suite_promises(fixtures: list[Fixture]) -> None
 
 
 def test_validator_command_passes() -> None:
-    assert main([]) == 0
+    result = CliRunner().invoke(main, ["eval", "validate"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"{len(PATHS)} fixtures, 0 problems")
 
 
 def test_validator_catches_a_quote_off_its_offsets(tmp_path: Path) -> None:
@@ -44,4 +49,19 @@ def test_validator_catches_a_quote_off_its_offsets(tmp_path: Path) -> None:
     text = (FIXTURES / broken.name).read_text().replace('"start": 47,', '"start": 48,', 1)
     assert '"start": 48,' in text
     broken.write_text(text)
-    assert main([str(broken)]) == 1
+    result = CliRunner().invoke(main, ["eval", "validate", str(broken)])
+    assert result.exit_code == ExitCode.INVALID_FIXTURES
+    assert "is not at 48" in result.stderr
+
+
+def test_validator_takes_the_articles_from_a_named_file(tmp_path: Path) -> None:
+    bop = read_articles()["board-of-peace-2026-01-20"]
+    articles = tmp_path / "mine.jsonl"
+    articles.write_text(bop.model_dump_json() + "\n", encoding="utf-8")
+    fixture = str(FIXTURES / "board-of-peace-2026-01-20.json")
+    other = str(FIXTURES / "reuters-288.json")
+    ok = CliRunner().invoke(main, ["eval", "validate", fixture, "--articles", str(articles)])
+    assert ok.exit_code == 0, ok.output
+    missing = CliRunner().invoke(main, ["eval", "validate", other, "--articles", str(articles)])
+    assert missing.exit_code == ExitCode.INVALID_FIXTURES
+    assert "'reuters-288' is not in the corpus" in missing.stderr

@@ -14,6 +14,7 @@ import respx
 from click.testing import CliRunner
 
 from attache.cli import main
+from attache.errors import ExitCode
 from attache.evals.corpus import FIXTURES
 from attache.evals.fixtures import Fixture, load_all
 from attache.evals.recording import ReplayError
@@ -136,7 +137,7 @@ def test_compare_gates_on_a_drop(tmp_path: Path) -> None:
     same = compare("same.json", "0.02")
     assert same.exit_code == 0, same.output
     dropped = compare("worse.json", "0.02")
-    assert dropped.exit_code == 1
+    assert dropped.exit_code == ExitCode.METRIC_DROPPED
     assert "records.micro.f1" in dropped.stderr
     assert compare("worse.json", "0.1").exit_code == 0
 

@@ -9,10 +9,18 @@ import httpx
 import pytest
 import respx
 
-from attache.errors import EmptyArticle, ModelNotConfigured, UpstreamRejected
+import attache
+from attache.errors import (
+    AttacheError,
+    EmptyArticle,
+    InvalidRequest,
+    ModelNotConfigured,
+    UpstreamRejected,
+)
 from attache.evals.corpus import Article
 from attache.extractor import Extractor
-from attache.schemas import ExtractionRequest, RecordType
+from attache.schemas import ExtractionRequest, ExtractionResponse, RecordType
+from attache.settings import Settings
 from tests.conftest import SettingsFactory
 from tests.fakes import COMPLETIONS, EMPTY_ANSWER, error, ok
 
@@ -95,3 +103,78 @@ async def test_python_api_checks_input_before_any_call(make_settings: SettingsFa
             await extractor.extract(
                 ExtractionRequest(text="Talks.", types=frozenset({RecordType.MEETING}))
             )
+
+
+async def test_extract_many_keeps_input_order_and_one_failure_loses_nothing(
+    settings: Settings,
+    upstream: respx.MockRouter,
+    board_of_peace: Article,
+    board_of_peace_answer: dict[str, Any],
+) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        article = json.loads(request.content)["messages"][1]["content"]
+        if "Reject me" in article:
+            return error(400, "no")
+        return ok(board_of_peace_answer if "Kremlin" in article else EMPTY_ANSWER)
+
+    upstream.post(COMPLETIONS).mock(side_effect=answer)
+    requests = [
+        ExtractionRequest(id="empty", text="  "),
+        ExtractionRequest(id="bop", text=board_of_peace.text),
+        ExtractionRequest(id="rejected", text="Reject me, please."),
+        ExtractionRequest(id="quiet", text="Nothing happened today."),
+    ]
+    async with Extractor.open(settings) as extractor:
+        results = await extractor.extract_many(requests, concurrency=2)
+    assert [type(r).__name__ for r in results] == [
+        "EmptyArticle", "ExtractionResponse", "UpstreamRejected", "ExtractionResponse",
+    ]  # fmt: skip
+    assert isinstance(results[1], ExtractionResponse)
+    assert results[1].id == "bop"
+    assert len(results[1].records) > 0
+    assert isinstance(results[3], ExtractionResponse)
+    assert results[3].records == []
+
+
+async def test_extract_many_returns_a_bug_as_that_articles_error(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(self: Extractor, request: ExtractionRequest) -> ExtractionResponse:
+        raise KeyError(request.id)
+
+    monkeypatch.setattr(Extractor, "extract", broken)
+    async with Extractor.open(settings) as extractor:
+        [result] = await extractor.extract_many([ExtractionRequest(id="x", text="a")])
+    assert isinstance(result, AttacheError)
+    assert result.problem_type == "urn:attache:problem:internal-error"
+    assert isinstance(result.__cause__, KeyError)
+
+
+async def test_the_one_call_form_validates_its_arguments_as_the_api_does(
+    settings: Settings,
+) -> None:
+    with pytest.raises(InvalidRequest, match="published_at"):
+        await attache.extract("An article.", published_at="yesterday", settings=settings)
+    with pytest.raises(InvalidRequest, match="types"):
+        await attache.extract("An article.", types=["rumour"], settings=settings)
+
+
+async def test_the_sync_wrapper_works_inside_a_running_loop_as_in_a_notebook(
+    settings: Settings,
+    upstream: respx.MockRouter,
+    board_of_peace: Article,
+    board_of_peace_answer: dict[str, Any],
+) -> None:
+    # A notebook cell runs inside an event loop: asyncio.run would fail here, the wrapper not.
+    upstream.post(COMPLETIONS).mock(return_value=ok(board_of_peace_answer))
+    response = attache.extract_sync(board_of_peace.text, types=["meeting"], settings=settings)
+    assert [r.id for r in response.records] == [m.id for m in response.meetings]
+    assert response.meetings
+    with attache.SyncExtractor(settings) as extractor:
+        [one, two] = extractor.extract_many(
+            [ExtractionRequest(text=board_of_peace.text), ExtractionRequest(text=" ")]
+        )
+    assert isinstance(one, ExtractionResponse)
+    assert isinstance(two, EmptyArticle)
+    with pytest.raises(RuntimeError, match="with"):
+        extractor.extract(ExtractionRequest(text="closed"))

@@ -11,7 +11,7 @@ import respx
 from litestar.testing import AsyncTestClient
 
 from attache.app import create_app
-from tests.conftest import SettingsFactory
+from tests.conftest import ServerFactory, SettingsFactory
 from tests.fakes import BASE_URL
 
 CASES: list[tuple[str, dict[str, Any], int, str]] = [
@@ -139,13 +139,15 @@ async def test_bad_input_is_a_precise_problem(
     status: int,
     slug: str,
     make_settings: SettingsFactory,
+    make_server: ServerFactory,
     no_upstream: respx.MockRouter,
 ) -> None:
     app = create_app(
         make_settings(
-            max_article_chars=5000, max_body_bytes=20_000, token_budget=6000, chunk_chars=1000,
+            max_article_chars=5000, token_budget=6000, chunk_chars=1000,
             chunk_overlap_chars=100, max_output_tokens=1000,
-        )
+        ),
+        make_server(max_body_bytes=20_000),
     )  # fmt: skip
     async with AsyncTestClient(app=app) as client:
         response = await client.post("/v1/extractions", **request_kwargs)

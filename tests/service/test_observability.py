@@ -12,7 +12,7 @@ from attache.admission import Admission
 from attache.app import create_app
 from attache.errors import Overloaded
 from attache.evals.corpus import Article
-from tests.conftest import SettingsFactory
+from tests.conftest import ServerFactory, SettingsFactory
 from tests.fakes import COMPLETIONS, EMPTY_ANSWER, error, ok
 
 
@@ -65,10 +65,13 @@ async def test_metrics_count_requests_records_tokens_and_upstream_errors(
     assert "attache_ungrounded_dropped_total" in after or "attache_ungrounded_dropped" in after
 
 
-async def test_excess_load_is_shed_with_503_not_queued(make_settings: SettingsFactory) -> None:
-    settings = make_settings(max_concurrent_extractions=2, overloaded_retry_after_s=7)
+async def test_excess_load_is_shed_with_503_not_queued(
+    make_settings: SettingsFactory, make_server: ServerFactory
+) -> None:
+    settings = make_settings()
+    server = make_server(max_concurrent_extractions=2, overloaded_retry_after_s=7)
     with respx.mock(base_url=str(settings.base_url), assert_all_mocked=True) as upstream:
-        async with AsyncTestClient(app=create_app(settings)) as client:
+        async with AsyncTestClient(app=create_app(settings, server)) as client:
             admission = client.app.state.admission
             admission.in_flight = 2  # two extractions under way
             shed = await client.post("/v1/extractions", json={"text": "a b"})

@@ -23,7 +23,7 @@ import pytest
 import uvicorn
 
 from attache.app import create_app
-from attache.settings import Settings
+from attache.settings import ServerSettings, Settings
 from tests.fake_upstream import fake_upstream, free_port
 from tests.fakes import EMPTY_ANSWER, completion
 
@@ -40,9 +40,8 @@ def served() -> Iterator[str]:
                 model="fake-model",
                 upstream_retries=0,
                 max_article_chars=20_000,
-                max_body_bytes=100_000,
-                log_level="WARNING",
-            )
+            ),
+            ServerSettings(_env_file=None, max_body_bytes=100_000, log_level="WARNING"),
         )
         port = free_port()
         server = uvicorn.Server(

@@ -11,15 +11,15 @@ from litestar.testing import AsyncTestClient
 
 from attache.app import create_app
 from attache.evals.corpus import Article
-from tests.conftest import SettingsFactory
+from tests.conftest import ServerFactory, SettingsFactory
 from tests.fakes import COMPLETIONS, ok
 
 KEYS = "old-key-4f1d,new-key-9a2c"
 
 
 @pytest.fixture
-def guarded(make_settings: SettingsFactory) -> Any:
-    return create_app(make_settings(api_keys=KEYS))
+def guarded(make_settings: SettingsFactory, make_server: ServerFactory) -> Any:
+    return create_app(make_settings(), make_server(api_keys=KEYS))
 
 
 @pytest.mark.parametrize(
@@ -68,8 +68,10 @@ async def test_health_endpoints_need_no_key(guarded: Any) -> None:
         assert (await client.get("/ready")).status_code == 200
 
 
-async def test_rate_limit_is_per_key(make_settings: SettingsFactory) -> None:
-    app = create_app(make_settings(api_keys=KEYS, rate_limit_per_minute=2))
+async def test_rate_limit_is_per_key(
+    make_settings: SettingsFactory, make_server: ServerFactory
+) -> None:
+    app = create_app(make_settings(), make_server(api_keys=KEYS, rate_limit_per_minute=2))
     old, new = {"X-API-Key": "old-key-4f1d"}, {"X-API-Key": "new-key-9a2c"}
     async with AsyncTestClient(app=app) as client:
         statuses = [(await client.get("/schema/openapi.json", headers=old)).status_code
@@ -87,13 +89,14 @@ async def test_rate_limit_is_per_key(make_settings: SettingsFactory) -> None:
 
 async def test_logs_hold_neither_article_text_nor_keys(
     make_settings: SettingsFactory,
+    make_server: ServerFactory,
     upstream: respx.MockRouter,
     capsys: pytest.CaptureFixture[str],
     board_of_peace_answer: dict[str, Any],
     board_of_peace: Article,
 ) -> None:
     upstream.post(COMPLETIONS).mock(return_value=ok(board_of_peace_answer))
-    app = create_app(make_settings(api_keys=KEYS, log_level="DEBUG"))
+    app = create_app(make_settings(), make_server(api_keys=KEYS, log_level="DEBUG"))
     async with AsyncTestClient(app=app) as client:
         response = await client.post(
             "/v1/extractions",

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from attache.pipeline.normalize import normalize_money
 from attache.pipeline.normalize.money import currency_code, parse
+from attache.pipeline.normalize.records import normalize_money
 from attache.schemas import Money
 
 TABLE = [

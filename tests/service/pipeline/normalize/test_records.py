@@ -12,8 +12,8 @@ from attache.evals.fixtures import load_all
 from attache.pipeline.chunk import Chunk
 from attache.pipeline.ground import Aligner
 from attache.pipeline.merge import ChunkDraft, merge
-from attache.pipeline.normalize import normalize, tense_of
 from attache.pipeline.normalize.dates import Tense, resolve
+from attache.pipeline.normalize.records import normalize, tense_of
 from attache.schemas import ExtractionDraft, Invitation, Meeting, RecordType
 from tests.evals.synthetic import gold_as_draft
 
