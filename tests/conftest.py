@@ -16,7 +16,7 @@ from litestar.testing import AsyncTestClient
 from attache.app import create_app
 from attache.evals.corpus import Article, read_articles
 from attache.settings import ServerSettings, Settings
-from tests.fakes import BASE_URL, MODEL
+from tests.fakes import BASE_URL, COMPLETIONS, MODEL, ok
 
 DATA = Path(__file__).parent / "data"
 
@@ -88,6 +88,12 @@ def upstream() -> Iterator[respx.MockRouter]:
     """The fake model endpoint. Unmatched requests fail; routes left uncalled fail the test."""
     with respx.mock(base_url=BASE_URL, assert_all_called=True, assert_all_mocked=True) as router:
         yield router
+
+
+@pytest.fixture
+def answered(upstream: respx.MockRouter, board_of_peace_answer: dict[str, Any]) -> respx.Route:
+    """The fake model endpoint answering every call with the Board of Peace answer."""
+    return upstream.post(COMPLETIONS).mock(return_value=ok(board_of_peace_answer))
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 import respx
@@ -13,18 +12,16 @@ from click.testing import CliRunner
 from attache.cli import main
 from attache.evals.corpus import Article
 from attache.schemas import ExtractionResponse
-from tests.fakes import BASE_URL, COMPLETIONS, MODEL, error, ok
+from tests.fakes import BASE_URL, COMPLETIONS, MODEL, error
 
 ENV = {"ATTACHE_BASE_URL": BASE_URL, "ATTACHE_MODEL": MODEL, "ATTACHE_UPSTREAM_RETRIES": "0"}
 
 
 def test_extract_file_prints_the_response(
     tmp_path: Path,
-    upstream: respx.MockRouter,
     board_of_peace: Article,
-    board_of_peace_answer: dict[str, Any],
+    answered: respx.Route,
 ) -> None:
-    upstream.post(COMPLETIONS).mock(return_value=ok(board_of_peace_answer))
     article = tmp_path / "article.txt"
     article.write_text(board_of_peace.text, encoding="utf-8")
     result = CliRunner().invoke(
@@ -49,11 +46,9 @@ def test_extract_file_prints_the_response(
 
 
 def test_extract_reads_a_json_request_from_stdin(
-    upstream: respx.MockRouter,
     board_of_peace: Article,
-    board_of_peace_answer: dict[str, Any],
+    answered: respx.Route,
 ) -> None:
-    upstream.post(COMPLETIONS).mock(return_value=ok(board_of_peace_answer))
     request = json.dumps({"text": board_of_peace.text, "id": board_of_peace.id})
     result = CliRunner().invoke(main, ["extract", "-", "--request-json"], input=request, env=ENV)
     assert result.exit_code == 0, result.output

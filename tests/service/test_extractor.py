@@ -161,12 +161,10 @@ async def test_the_one_call_form_validates_its_arguments_as_the_api_does(
 
 async def test_the_sync_wrapper_works_inside_a_running_loop_as_in_a_notebook(
     settings: Settings,
-    upstream: respx.MockRouter,
     board_of_peace: Article,
-    board_of_peace_answer: dict[str, Any],
+    answered: respx.Route,
 ) -> None:
     # A notebook cell runs inside an event loop: asyncio.run would fail here, the wrapper not.
-    upstream.post(COMPLETIONS).mock(return_value=ok(board_of_peace_answer))
     response = attache.extract_sync(board_of_peace.text, types=["meeting"], settings=settings)
     assert [r.id for r in response.records] == [m.id for m in response.meetings]
     assert response.meetings

@@ -93,11 +93,9 @@ async def test_board_of_peace_extracts_grounded_records_in_every_mode(
 
 async def test_board_of_peace_records_are_normalized(
     client: AsyncTestClient[Litestar],
-    upstream: respx.MockRouter,
     board_of_peace: Article,
-    board_of_peace_answer: dict[str, Any],
+    answered: respx.Route,
 ) -> None:
-    upstream.post(COMPLETIONS).mock(return_value=ok(board_of_peace_answer))
     response = await client.post(
         "/v1/extractions",
         json=board_of_peace.request_json(),
@@ -121,11 +119,9 @@ async def test_board_of_peace_records_are_normalized(
 
 async def test_plain_text_body_takes_its_fields_from_the_query(
     client: AsyncTestClient[Litestar],
-    upstream: respx.MockRouter,
     board_of_peace: Article,
-    board_of_peace_answer: dict[str, Any],
+    answered: respx.Route,
 ) -> None:
-    upstream.post(COMPLETIONS).mock(return_value=ok(board_of_peace_answer))
     response = await client.post(
         "/v1/extractions?id=bop&published_at=2026-01-20&types=meeting&types=funding_ask",
         content=board_of_peace.text.encode(),

@@ -50,11 +50,9 @@ async def test_with_keys_nothing_answers_without_one(
 async def test_any_configured_key_opens_the_api(
     guarded: Any,
     headers: dict[str, str],
-    upstream: respx.MockRouter,
     board_of_peace: Article,
-    board_of_peace_answer: dict[str, Any],
+    answered: respx.Route,
 ) -> None:
-    upstream.post(COMPLETIONS).mock(return_value=ok(board_of_peace_answer))
     async with AsyncTestClient(app=guarded) as client:
         response = await client.post(
             "/v1/extractions", json={"text": board_of_peace.text}, headers=headers
