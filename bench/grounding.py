@@ -13,8 +13,9 @@
    - LangExtract's `WordAligner` (langextract.resolver), with its defaults (fuzzy alignment on,
      threshold 0.75), when langextract is installed.
    A positive case is right when the span found overlaps the quote's true sentence with an
-   intersection-over-union of 0.9 or more; a negative one (a name or figure changed, a
-   sentence from another article) only when nothing is aligned.
+   intersection-over-union of 0.9 or more; a negative one (a name or figure changed, the
+   meaning changed with every name and figure kept, a sentence from another article) only when
+   nothing is aligned.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from collections.abc import Callable
 from importlib.util import find_spec
 
 from attache.evals.corpus import read_articles, read_texts
-from attache.evals.grounding import NEGATIVE, Case, Kind, cases, correct
+from attache.evals.grounding import MEANING_CHANGED, NEGATIVE, Case, Kind, cases, correct
 from attache.pipeline.ground import Aligner
 from attache.pipeline.normalize import actors, dates, money
 from attache.schemas import Actor, ActorKind
@@ -164,7 +165,11 @@ def main() -> None:
         label = f"{kind.value} (must not align)" if kind in NEGATIVE else kind.value
         cells = " | ".join(f"{r[kind]:.3f}" for r in results.values())
         print(f"| {label} | {counts[kind]} | {cells} |")
-    for title, kinds in (("all positive", set(Kind) - NEGATIVE), ("all negative", NEGATIVE)):
+    for title, kinds in (
+        ("all positive", set(Kind) - NEGATIVE),
+        ("all negative", NEGATIVE),
+        ("meaning changed, names and figures kept", MEANING_CHANGED),
+    ):
         n = sum(counts[k] for k in kinds)
         cells = " | ".join(
             f"{sum(r[k] * counts[k] for k in kinds) / n:.3f}" for r in results.values()

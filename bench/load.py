@@ -1,6 +1,7 @@
 """Load: 200 concurrent extractions against a fake upstream that answers in 500 ms.
 
     .venv/bin/python -m bench.load [--requests 200] [--latency 0.5] [--limits 8,50,200]
+        [--body-mb 1.9] [--baseline-cmd "OLD/.venv/bin/python -m service serve"]
 
 For each concurrency limit (ATTACHE_MAX_CONCURRENT_EXTRACTIONS) it starts `attache serve` as
 its own process on 127.0.0.1, sends all requests at once (the Board of Peace story, JSON) and
@@ -8,6 +9,11 @@ reports: how many completed (200) and how many were shed (503 with Retry-After) 
 otherwise, latency percentiles, the slowest request against the deadline, and the server's
 resident memory before, at its peak (sampled every 50 ms) and after. Every address is on the
 loopback; the run is bounded by the request count and the deadline.
+
+`--body-mb N` pads the article to about N MB a request (a wire archive dumped whole): it
+measures what parsing many large bodies at once costs in memory. `--baseline-cmd` runs every
+scenario against another build too (a checkout of an earlier revision, its own venv), in the
+same run, each row labelled with the build.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import asyncio
 import json
 import logging
 import os
+import shlex
 import sys
 import time
 from collections import Counter
@@ -68,7 +75,12 @@ async def sample_peak(pid: int, stop: asyncio.Event) -> float:
     return peak
 
 
-async def scenario(base_url: str, article: Article, limit: int, count: int) -> str:
+THIS_BUILD = [sys.executable, "-m", "attache", "serve"]
+
+
+async def scenario(
+    base_url: str, article: Article, limit: int, count: int, *, command: list[str], label: str
+) -> str:
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("ATTACHE_")},
@@ -80,12 +92,9 @@ async def scenario(base_url: str, article: Article, limit: int, count: int) -> s
         "ATTACHE_LOG_LEVEL": "WARNING",
     }
     server = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "attache",
-        "serve",
+        *command,
         env=env,
-        cwd=REPO,
+        cwd=Path(command[0]).parents[2] if command is not THIS_BUILD else REPO,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
@@ -120,7 +129,7 @@ async def scenario(base_url: str, article: Article, limit: int, count: int) -> s
         return f"{values[min(len(values) - 1, int(q * len(values)))] * 1000:.0f}" if values else "-"
 
     return (
-        f"| {limit} | {count} | {statuses.get(200, 0)} | {statuses.get(503, 0)} "
+        f"| {label} | {limit} | {count} | {statuses.get(200, 0)} | {statuses.get(503, 0)} "
         f"({', '.join(sorted(retry_after)) or '-'}) | "
         f"{sum(v for k, v in statuses.items() if k not in (200, 503))} | "
         f"{pct(ok, 0.5)} / {pct(ok, 0.95)} | {pct(shed, 0.5)} | {slowest:.2f} / {DEADLINE_S:.0f} | "
@@ -128,21 +137,33 @@ async def scenario(base_url: str, article: Article, limit: int, count: int) -> s
     )
 
 
-async def main_async(count: int, latency: float, limits: list[int]) -> None:
+async def main_async(
+    count: int, latency: float, limits: list[int], body_mb: float, baseline: list[str] | None
+) -> None:
     article = read_articles()[BOARD_OF_PEACE]
+    if body_mb:
+        copies = int(body_mb * 1_000_000 / len(article.text.encode())) + 1
+        article = article.model_copy(update={"text": "\n\n".join([article.text] * copies)})
+    builds = [("this", THIS_BUILD), *([("baseline", baseline)] if baseline else [])]
     answer = json.loads((REPO / "tests" / "data" / "board_of_peace.answer.json").read_text())
     with fake_upstream(lambda _body: completion(answer["answer"]), latency_s=latency) as (
         base_url,
         _received,
     ):
-        print(f"# Load: {count} concurrent requests, upstream latency {latency * 1000:.0f} ms\n")
+        size = len(json.dumps(article.request_json()).encode()) / 1_000_000
         print(
-            "| limit | sent | 200 | 503 (Retry-After) | other | 200 ms p50 / p95 | "
+            f"# Load: {count} concurrent requests of {size:.2f} MB, upstream latency "
+            f"{latency * 1000:.0f} ms\n"
+        )
+        print(
+            "| build | limit | sent | 200 | 503 (Retry-After) | other | 200 ms p50 / p95 | "
             "503 ms p50 | slowest s / deadline | wall s | RSS MB before / peak / after |"
         )
-        print("|---|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for limit in limits:
-            print(await scenario(base_url, article, limit, count), flush=True)
+            for label, command in builds:
+                row = await scenario(base_url, article, limit, count, command=command, label=label)
+                print(row, flush=True)
 
 
 def main() -> None:
@@ -151,9 +172,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--limits", default="8,50,200")
+    parser.add_argument("--body-mb", type=float, default=0.0)
+    parser.add_argument("--baseline-cmd", help="Command that serves another build.")
     args = parser.parse_args()
     limits = [int(x) for x in args.limits.split(",")]
-    asyncio.run(main_async(args.requests, args.latency, limits))
+    baseline = shlex.split(args.baseline_cmd) if args.baseline_cmd else None
+    asyncio.run(main_async(args.requests, args.latency, limits, args.body_mb, baseline))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Compare two evaluation runs metric by metric, and gate on drops.
 
 `attache eval compare BASELINE CANDIDATE [--threshold 0.02]` prints every metric's delta and
-exits 1 when a gated metric of the candidate is lower than the baseline's by more than the
-threshold (absolute, on a 0-1 scale), so CI can refuse a prompt or model change.
+exits 8 when a gated metric of the candidate is lower than the baseline's by more than the
+threshold (absolute, on a 0-1 scale), or has become n/a (a run that measured nothing must not
+pass for one that did), so CI can refuse a prompt or model change.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from attache.schemas.records import RECORD_KINDS
 
 GATED = (
     "records.micro.f1",
@@ -24,10 +27,7 @@ REPORTED = (
     "records.micro.recall",
     *GATED,
     "fields.strict.f1",
-    "records.by_type.invitation.f1",
-    "records.by_type.meeting.f1",
-    "records.by_type.declaration.f1",
-    "records.by_type.funding_ask.f1",
+    *(f"records.by_type.{kind.type.value}.f1" for kind in RECORD_KINDS),
 )
 
 
@@ -47,7 +47,11 @@ class Row:
 
     @property
     def failed(self) -> bool:
-        return self.gated and self.delta is not None and self.delta < -self.threshold
+        if not self.gated:
+            return False
+        if self.candidate is None:
+            return self.baseline is not None
+        return self.delta is not None and self.delta < -self.threshold
 
 
 def load_results(path: Path) -> dict[str, Any]:

@@ -2,7 +2,10 @@
 
 Every case is built deterministically from a sentence of a corpus article. Positive cases keep
 what the sentence attests and must align to the sentence's own span; negative cases change a
-name or a figure, or quote another article, and must not align at all.
+name or a figure, change the meaning while keeping every name and figure (a negation, an
+antonym prefix, a magnitude, a direction, a qualifier of a role), or quote another article, and
+must not align at all. The meaning-changing kinds are built from the sentences that hold such a
+word (up to `per_article` an article), since few sentences do.
 
 Used by `tests/evals/test_grounding_suite.py` (the aligner must pass every case kind) and by
 `bench/grounding.py` (accuracy next to an exact-match baseline and LangExtract's WordAligner).
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from attache.evals.corpus import Article
+from attache.pipeline.critical import critical
 
 # A sentence: a capital or opening quote, then up to ~280 characters without an end mark (a
 # period inside a number, "5.3", is not one), then the end mark.
@@ -32,14 +36,24 @@ class Kind(StrEnum):
     LOWERCASED = "lowercased"
     NO_PUNCTUATION = "no_punctuation"
     ELLIPSIS = "ellipsis"  # a middle stretch cut out and replaced by "..."
-    WORD_DROPPED = "word_dropped"  # one middle word left out
+    WORD_DROPPED = "word_dropped"  # one middle word left out, not a critical one
     INFLECTED = "inflected"  # one word's ending changed
     NAME_CHANGED = "name_changed"  # negative: a capitalized word swapped for another
     NUMBER_CHANGED = "number_changed"  # negative: a figure changed
     OTHER_ARTICLE = "other_article"  # negative: a sentence from another article
+    NEGATION_DROPPED = "negation_dropped"  # negative: a "not", "no" or "never" left out
+    NEGATION_ADDED = "negation_added"  # negative: "not" put after an auxiliary verb
+    ANTONYM_PREFIX = "antonym_prefix"  # negative: "unable" for "able", "agreed" for "disagreed"
+    MAGNITUDE_CHANGED = "magnitude_changed"  # negative: "million" for "billion", "bln" for "mln"
+    DIRECTION_CHANGED = "direction_changed"  # negative: "imports" for "exports", "rose" for "fell"
+    ROLE_CHANGED = "role_changed"  # negative: "former", "deputy"... dropped, or "former" added
 
 
-NEGATIVE = frozenset({Kind.NAME_CHANGED, Kind.NUMBER_CHANGED, Kind.OTHER_ARTICLE})
+MEANING_CHANGED = frozenset({
+    Kind.NEGATION_DROPPED, Kind.NEGATION_ADDED, Kind.ANTONYM_PREFIX, Kind.MAGNITUDE_CHANGED,
+    Kind.DIRECTION_CHANGED, Kind.ROLE_CHANGED,
+})  # fmt: skip
+NEGATIVE = frozenset({Kind.NAME_CHANGED, Kind.NUMBER_CHANGED, Kind.OTHER_ARTICLE}) | MEANING_CHANGED
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,16 @@ def cases(articles: Mapping[str, Article], per_article: int = 4) -> Iterator[Cas
         foreign = [other[s:e] for s, e in sentences(other) if not _occurs(other[s:e], text)]
         if foreign:
             yield Case(article_id, Kind.OTHER_ARTICLE, rng.choice(foreign), None)
+        for kind, change in _MEANING_CHANGES.items():
+            # A generator of its own per kind: the cases of the other kinds stay as they were.
+            kind_rng = random.Random(f"{article_id}/{kind}")  # noqa: S311 - as above
+            changed = [
+                quote
+                for quote in (change(text[s:e], kind_rng) for s, e in spans)
+                if quote is not None and not _occurs(quote, text)
+            ]
+            for quote in kind_rng.sample(changed, min(per_article, len(changed))):
+                yield Case(article_id, kind, quote, None)
 
 
 def _occurs(quote: str, text: str) -> bool:
@@ -118,7 +142,11 @@ def _ellipsis(sentence: str, rng: random.Random) -> str | None:
 
 def _word_dropped(sentence: str, rng: random.Random) -> str | None:
     words = sentence.split()
-    middle = [i for i in range(3, len(words) - 3) if words[i].isalpha() and words[i].islower()]
+    # Dropping a critical word ("not", "billion", "former") changes the meaning: other kinds.
+    middle = [
+        i for i in range(3, len(words) - 3)
+        if words[i].isalpha() and words[i].islower() and critical(words[i]) is None
+    ]  # fmt: skip
     if len(words) < 10 or not middle:
         return None
     drop = rng.choice(middle)
@@ -173,6 +201,111 @@ _PERTURBATIONS: dict[Kind, Callable[[str, random.Random], str | None]] = {
     Kind.INFLECTED: _inflected,
     Kind.NAME_CHANGED: _name_changed,
     Kind.NUMBER_CHANGED: _number_changed,
+}
+
+
+_NEGATIONS = re.compile(r" (?:not|no|never)\b")
+_AUXILIARY = re.compile(
+    r"\b(?:is|was|are|were|will|would|could|should|can|may|might|must|has|have|had|did|does)"
+    r"\b(?! not\b| never\b|n't|['\u2019]t)"
+)
+# A word and its opposite by an antonym prefix, read both ways: the common ones of news copy.
+_PREFIXED = {
+    "able": "unable", "likely": "unlikely", "agreed": "disagreed", "agree": "disagree",
+    "agreement": "disagreement", "binding": "non-binding", "conclusive": "inconclusive",
+    "expected": "unexpected", "changed": "unchanged", "official": "unofficial",
+    "certain": "uncertain", "possible": "impossible", "formal": "informal", "direct": "indirect",
+    "directly": "indirectly", "legal": "illegal", "stable": "unstable", "stability": "instability",
+    "acceptable": "unacceptable", "available": "unavailable", "sufficient": "insufficient",
+    "adequate": "inadequate", "effective": "ineffective", "secured": "unsecured",
+    "employment": "unemployment", "disclosed": "undisclosed", "limited": "unlimited",
+    "fair": "unfair", "fairly": "unfairly", "usual": "unusual", "willing": "unwilling",
+    "clear": "unclear", "decided": "undecided", "settled": "unsettled", "balance": "imbalance",
+    "balances": "imbalances", "dependent": "independent", "active": "inactive",
+    "precedented": "unprecedented", "noticed": "unnoticed", "necessary": "unnecessary",
+    "known": "unknown", "named": "unnamed", "specified": "unspecified", "paid": "unpaid",
+    "confirmed": "unconfirmed", "popular": "unpopular", "complete": "incomplete",
+    "consistent": "inconsistent", "appropriate": "inappropriate", "regular": "irregular",
+    "responsible": "irresponsible", "satisfied": "dissatisfied", "advantage": "disadvantage",
+    "continued": "discontinued", "approve": "disapprove", "approved": "disapproved",
+    "aligned": "non-aligned", "favourable": "unfavourable", "favorable": "unfavorable",
+}  # fmt: skip
+_MAGNITUDES = {
+    "thousand": "million", "thousands": "millions", "million": "billion", "millions": "billions",
+    "billion": "million", "billions": "millions", "trillion": "billion", "mln": "bln",
+    "bln": "mln", "pct": "points",
+}  # fmt: skip
+_DIRECTIONS = {
+    "rise": "fall", "rises": "falls", "rose": "fell", "risen": "fallen", "rising": "falling",
+    "higher": "lower", "before": "after", "earlier": "later", "up": "down", "more": "less",
+    "above": "below", "import": "export", "imports": "exports", "imported": "exported",
+    "importers": "exporters", "increase": "decrease", "increased": "decreased",
+    "increases": "decreases", "surplus": "deficit", "surpluses": "deficits", "buy": "sell",
+    "bought": "sold", "profit": "loss", "profits": "losses", "gain": "loss",
+}  # fmt: skip
+_QUALIFIERS = re.compile(r"\b(?:former|deputy|vice|acting)[ -]", re.IGNORECASE)
+# A role, after the capitalized words of its title ("Finance Minister", "Vice President").
+_ROLE = re.compile(
+    r"\b(?:(?!The )[A-Z][a-z]+ )*(?:[Mm]inister|[Pp]resident|[Cc]hairman|[Ss]ecretary|[Gg]overnor|"
+    r"[Dd]irector|[Aa]mbassador|[Ss]pokesman|[Ee]nvoy|[Pp]remier)\b"
+)
+
+
+def _swap(table: dict[str, str]) -> Callable[[str, random.Random], str | None]:
+    """A change of one word of the sentence for its counterpart in `table`, read both ways."""
+    both = {**{v: k for k, v in table.items()}, **table}
+    pattern = re.compile(
+        r"\b(?:" + "|".join(map(re.escape, sorted(both, key=len)[::-1])) + r")\b", re.IGNORECASE
+    )
+
+    def change(sentence: str, rng: random.Random) -> str | None:
+        found = list(pattern.finditer(sentence))
+        if not found:
+            return None
+        match = rng.choice(found)
+        word = match.group()
+        other = both[word.lower()]
+        other = other.capitalize() if word[0].isupper() else other
+        return " ".join((sentence[: match.start()] + other + sentence[match.end() :]).split())
+
+    return change
+
+
+def _negation_dropped(sentence: str, rng: random.Random) -> str | None:
+    found = list(_NEGATIONS.finditer(sentence))
+    if not found:
+        return None
+    match = rng.choice(found)
+    return " ".join((sentence[: match.start()] + sentence[match.end() :]).split())
+
+
+def _negation_added(sentence: str, rng: random.Random) -> str | None:
+    found = list(_AUXILIARY.finditer(sentence))
+    if not found:
+        return None
+    at = rng.choice(found).end()
+    return " ".join((sentence[:at] + " not" + sentence[at:]).split())
+
+
+def _role_changed(sentence: str, rng: random.Random) -> str | None:
+    dropped = list(_QUALIFIERS.finditer(sentence))
+    if dropped:
+        match = rng.choice(dropped)
+        return " ".join((sentence[: match.start()] + sentence[match.end() :]).split())
+    roles = list(_ROLE.finditer(sentence))
+    if not roles:
+        return None
+    at = rng.choice(roles).start()
+    return " ".join((sentence[:at] + ("Former " if at == 0 else "former ") + sentence[at:]).split())
+
+
+_MEANING_CHANGES: dict[Kind, Callable[[str, random.Random], str | None]] = {
+    Kind.NEGATION_DROPPED: _negation_dropped,
+    Kind.NEGATION_ADDED: _negation_added,
+    Kind.ANTONYM_PREFIX: _swap(_PREFIXED),
+    Kind.MAGNITUDE_CHANGED: _swap(_MAGNITUDES),
+    Kind.DIRECTION_CHANGED: _swap(_DIRECTIONS),
+    Kind.ROLE_CHANGED: _role_changed,
 }
 
 

@@ -22,13 +22,28 @@ from attache.schemas.records import ByType, Declaration, FundingAsk, Invitation,
 EARLIEST_PUBLICATION = 1800
 LATEST_PUBLICATION = 2200
 
+# Regex classes (Python and ECMA-262 alike) of what an article may not be made of.
+CONTROL_CHARACTERS = r"\x00-\x08\x0e-\x1f\x7f-\x9f"
+"""C0 and C1 controls but tab, line feed, vertical tab, form feed and carriage return: what a
+scraper leaves when it hands over binary data or mis-decoded bytes."""
+INVISIBLE_CHARACTERS = r"\s\u200b\u200c\u200d\u2060\ufeff"
+"""Characters that take no room on the page: an article of nothing else is empty."""
+ARTICLE_TEXT_PATTERN = (
+    f"^[^{CONTROL_CHARACTERS}]*[^{INVISIBLE_CHARACTERS}{CONTROL_CHARACTERS}]"
+    f"[^{CONTROL_CHARACTERS}]*$"
+)
+"""What the service accepts as article text, stated in the OpenAPI document; the pipeline
+checks it itself, so a refusal names the precise problem (empty-article, invalid-characters)."""
+_YEARS = r"^(1[89]\d\d|2[01]\d\d)-"
+
 ArticleId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-# A plain pattern, not AnyHttpUrl: the constraint then stands in the OpenAPI document too, and
-# the URL comes back exactly as sent.
+# A plain pattern, not AnyHttpUrl: the URL comes back exactly as sent. Litestar's OpenAPI
+# generator drops a pattern inside an optional type; fields repeat it with json_schema_extra.
+URL_PATTERN = r"^https?://[^\s/$.?#][^\s]*$"
 ArticleUrl = Annotated[
     str,
     Field(
-        pattern=r"^https?://[^\s/$.?#][^\s]*$",
+        pattern=URL_PATTERN,
         max_length=2083,
         description="The article's address, http or https.",
     ),
@@ -39,15 +54,18 @@ class ExtractionRequest(Frozen):
     """One article to extract from."""
 
     text: str = Field(
+        min_length=1,
+        json_schema_extra={"pattern": ARTICLE_TEXT_PATTERN},
         description="The article body, unchanged; it must hold visible text (a blank one is "
-        "refused as empty-article). Evidence offsets index this exact string."
+        "refused as empty-article). Evidence offsets index this exact string.",
     )
     id: ArticleId | None = Field(default=None, description="Your id for the article; echoed.")
-    url: ArticleUrl | None = None
+    url: ArticleUrl | None = Field(default=None, json_schema_extra={"pattern": URL_PATTERN})
     published_at: dt.datetime | dt.date | None = Field(
         default=None,
         description="Publication time, ISO 8601 (a date or a date-time), between 1800 and "
         "2200; relative dates are resolved against it.",
+        json_schema_extra={"pattern": _YEARS},
     )
     types: Annotated[frozenset[RecordType], Field(min_length=1)] = Field(
         default=frozenset(RecordType), description="Which record types to extract (default all)."
@@ -116,12 +134,43 @@ class WarningCode(StrEnum):
     """The article was longer than one model call takes and was split."""
     DUPLICATE_MERGED = "duplicate_merged"
     """Two chunks reported the same record; one copy was kept."""
+    EVIDENCE_IN_SUSPECTED_INJECTION = "evidence_in_suspected_injection"
+    """Every quote of a record lies in a `suspected_injections` passage: the record may come from
+    instructions planted in the article. Flagged with its `record_id`; with
+    ATTACHE_INJECTION_POLICY=drop, the record was dropped instead (no `record_id`)."""
 
 
 class ExtractionWarning(Frozen):
     code: WarningCode
     message: str
     record_id: RecordId | None = None
+
+
+class InjectionRule(StrEnum):
+    """A kind of instruction-like passage (`attache.pipeline.injection` holds the patterns)."""
+
+    ADDRESSED_TO_MACHINE = "addressed_to_machine"
+    """Speaks to an AI, assistant, language model or extraction tool ("Note to the AI ...")."""
+    OVERRIDE_INSTRUCTIONS = "override_instructions"
+    """Asks to ignore, forget or replace the reader's instructions or rules, or brings new ones."""
+    REQUESTS_RECORDS = "requests_records"
+    """Orders records or quotes added, reported, output or invented ("invent quotes")."""
+    PROMPT_MARKER = "prompt_marker"
+    """A chat-template or system-prompt marker: `SYSTEM:`, `### Instruction`, `[INST]`,
+    `<|im_start|>`, `<<SYS>>`."""
+    ROLE_TAG = "role_tag"
+    """A chat role tag (`Assistant:`, `User:`), a closing article tag or a fake fence."""
+
+
+class SuspectedInjection(Frozen):
+    """A passage of the article that reads like instructions to a model rather than news.
+
+    `start` and `end` index the submitted text as evidence spans do (end exclusive).
+    """
+
+    start: NonNegativeInt
+    end: NonNegativeInt
+    rules: list[InjectionRule] = Field(min_length=1, description="The rules that fired in it.")
 
 
 class Cast(Frozen):
@@ -144,6 +193,11 @@ class ExtractionResponse(ByType[Invitation, Meeting, Declaration, FundingAsk], C
     model: str
     prompt_version: str
     usage: TokenUsage
+    suspected_injections: list[SuspectedInjection] = Field(
+        default_factory=list,
+        description="Passages of the article that read like instructions to a model (suspected "
+        "prompt injection), found without the model; see docs/operations.md.",
+    )
     warnings: list[ExtractionWarning] = Field(default_factory=list)
     timings: Timings
 

@@ -19,11 +19,12 @@ other list exists.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, ClassVar, Generic, Protocol, Self, TypeVar
 
-from pydantic import Field, StringConstraints, ValidationInfo, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from attache.schemas.common import (
     Actor,
@@ -218,14 +219,20 @@ class FundingAskDraft(DraftBase, FundingAskFields[Actor]):
 
 Draft = InvitationDraft | MeetingDraft | DeclarationDraft | FundingAskDraft
 
-EVIDENCE_CHECK = "evidence_check"
-"""Validation-context key of an `EvidenceCheck` for `ExtractionDraft`."""
-
 
 class EvidenceCheck(Protocol):
     """Given every quote of an answer, returns those to send back to the model (none: accept)."""
 
     def __call__(self, quotes: Sequence[str], /) -> list[str]: ...
+
+
+EVIDENCE_CHECK: ContextVar[EvidenceCheck | None] = ContextVar("evidence_check", default=None)
+"""The check an `ExtractionDraft` validated now must pass; the pipeline sets it around a call.
+
+A context variable, not pydantic's validation context: instructor renders every message as a
+Jinja template when a call carries a validation context, and the article must reach the model
+byte for byte.
+"""
 
 
 Inv = TypeVar("Inv")
@@ -259,11 +266,10 @@ class ExtractionDraft(ByType[InvitationDraft, MeetingDraft, DeclarationDraft, Fu
         return self.records
 
     @model_validator(mode="after")
-    def _evidence_is_in_the_article(self, info: ValidationInfo) -> Self:
-        # Validated with an EvidenceCheck in its context (as the pipeline does), an answer whose
-        # quotes are not in the article fails, and the error text is what the model is re-asked.
-        context = info.context if isinstance(info.context, dict) else {}
-        check: EvidenceCheck | None = context.get(EVIDENCE_CHECK)
+    def _evidence_is_in_the_article(self) -> Self:
+        # Validated under an EvidenceCheck (as the pipeline does), an answer whose quotes are not
+        # in the article fails, and the error text is what the model is re-asked.
+        check = EVIDENCE_CHECK.get()
         if check is None:
             return self
         missing = check([quote for draft in self.drafts for quote in draft.evidence])

@@ -1,15 +1,26 @@
 """Admission control: a process runs at most `max_concurrent_extractions` at once.
 
 A request past the limit is shed at once with 503 and `Retry-After`, not queued: a queue
-without bound turns a burst into timeouts for everyone and memory no one planned for.
+without bound turns a burst into timeouts for everyone and memory no one planned for. The slot
+is taken before the request body is read (`AdmissionMiddleware`), so a shed request costs no
+parsing, and the bodies held in memory at once are bounded by the limit.
+
+A client that disconnects cancels its extraction (`until_disconnected`): its slot is free at
+once and no further model call is made for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
-from attache.errors import Overloaded
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from attache.errors import ClientDisconnected, Overloaded
+
+T = TypeVar("T")
 
 
 class Admission:
@@ -33,3 +44,39 @@ class Admission:
             yield
         finally:
             self.in_flight -= 1
+
+
+class AdmissionMiddleware:
+    """Holds an admission slot around the whole exchange, body reading included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        admission: Admission = scope["litestar_app"].state.admission
+        with admission.slot():
+            await self.app(scope, receive, send)
+
+
+async def until_disconnected(receive: Receive, work: Coroutine[Any, Any, T]) -> T:
+    """`work`'s result, unless the client disconnects first: then `work` is cancelled.
+
+    Call it after the body is read: the next ASGI message can only be the disconnect.
+    """
+    task = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(_disconnect(receive))
+    try:
+        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not task.done():
+            task.cancel()
+        gone.cancel()
+    if task.cancelled() or not task.done():
+        await asyncio.gather(task, return_exceptions=True)
+        raise ClientDisconnected("the client disconnected; its extraction was cancelled")
+    return task.result()
+
+
+async def _disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass

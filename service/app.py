@@ -10,6 +10,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.problem_details import (
@@ -17,28 +18,29 @@ from litestar.plugins.problem_details import (
     ProblemDetailsException,
     ProblemDetailsPlugin,
 )
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusController
+from litestar.types import Receive, Scope, Send
 
 from attache import __version__
 from attache.admission import Admission
 from attache.errors import PROBLEM_TYPE_PREFIX, AttacheError
 from attache.extractor import Extractor
-from attache.observability import RequestIdMiddleware, configure_logging, request_id
+from attache.observability import configure_logging, observe_exchange, request_id
 from attache.routes import create_extraction, health, ready
 from attache.security import api_key_middleware, rate_limit
 from attache.settings import ServerSettings, Settings
 
 logger = logging.getLogger("attache")
 
-# Litestar's own HTTP errors, under the same stable problem types as ours.
-_HTTP_SLUGS = {
-    400: "invalid-request",
-    401: "unauthorized",
-    404: "not-found",
-    405: "method-not-allowed",
-    413: "body-too-large",
-    415: "unsupported-media-type",
-    429: "rate-limited",
+# Litestar's own HTTP errors, under the same stable problem types (and titles) as ours.
+_HTTP_PROBLEMS = {
+    400: ("invalid-request", "Invalid request"),
+    401: ("unauthorized", "A valid API key is required"),
+    404: ("not-found", "No such resource"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("body-too-large", "Request body too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    429: ("rate-limited", "Too many requests"),
 }
 
 
@@ -60,16 +62,22 @@ def _from_attache(exc: AttacheError) -> ProblemDetailsException:
 
 
 def _from_http(exc: HTTPException) -> ProblemDetailsException:
-    slug = _HTTP_SLUGS.get(exc.status_code, f"http-{exc.status_code}")
+    slug, title = _HTTP_PROBLEMS.get(exc.status_code, (f"http-{exc.status_code}", "HTTP error"))
     extra = {"errors": exc.extra} if isinstance(exc, ValidationException) and exc.extra else None
+    # Litestar's validation message repeats the whole URL, query string (keys, maybe) and all.
+    detail = (
+        "the request does not match the schema; `errors` lists each field"
+        if isinstance(exc, ValidationException)
+        else exc.detail
+    )
     headers = dict(exc.headers or {})
     # Litestar's rate limiter says when the window resets; Retry-After is what clients read.
     if exc.status_code == 429 and "RateLimit-Reset" in headers:
         headers["Retry-After"] = str(max(1, int(headers["RateLimit-Reset"])))
     return ProblemDetailsException(
         type_=PROBLEM_TYPE_PREFIX + slug,
-        title=exc.detail,
-        detail=exc.detail,
+        title=title,
+        detail=detail,
         status_code=exc.status_code,
         headers=headers or None,
         extra=extra,
@@ -89,6 +97,20 @@ def _from_unexpected(exc: Exception) -> ProblemDetailsException:
     )
 
 
+class Service(Litestar):
+    """Litestar, with every HTTP exchange observed at its entry (`observe_exchange`).
+
+    Route middleware never sees the router's own 404 and 405, and sees a refusal raised by
+    other middleware as an exception, not a status: only the entry sees every response.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
+        if scope["type"] == ScopeType.HTTP:
+            await observe_exchange(super().__call__, scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
 class MetricsController(PrometheusController):
     # Prometheus text, not JSON: kept out of the OpenAPI document, which describes the API.
     include_in_schema = False
@@ -97,11 +119,6 @@ class MetricsController(PrometheusController):
 def _extractor(state: State) -> Extractor:
     extractor: Extractor = state.extractor
     return extractor
-
-
-def _admission(state: State) -> Admission:
-    admission: Admission = state.admission
-    return admission
 
 
 def create_app(settings: Settings | None = None, server: ServerSettings | None = None) -> Litestar:
@@ -121,13 +138,9 @@ def create_app(settings: Settings | None = None, server: ServerSettings | None =
             )
             yield
 
-    # Outermost first: every response, refusals included, carries its request id and counts.
-    middleware: list[Any] = [
-        RequestIdMiddleware,
-        PrometheusConfig(app_name="attache", prefix="attache", group_path=True).middleware,
-    ]
+    middleware: list[Any] = []
     if server.api_keys:
-        middleware.append(api_key_middleware(server.api_keys))
+        middleware.append(api_key_middleware(server.api_keys, server.failed_auth_per_minute))
     if server.rate_limit_per_minute:
         middleware.append(rate_limit(server.rate_limit_per_minute).middleware)
 
@@ -136,13 +149,12 @@ def create_app(settings: Settings | None = None, server: ServerSettings | None =
         HTTPException: _from_http,
         Exception: _from_unexpected,
     }
-    return Litestar(
+    app = Service(
         route_handlers=[create_extraction, health, ready, MetricsController],
         lifespan=[lifespan],
         middleware=middleware,
         dependencies={
             "extractor": Provide(_extractor, sync_to_thread=False),
-            "admission": Provide(_admission, sync_to_thread=False),
             "server": Provide(lambda: server, sync_to_thread=False),
         },
         plugins=[
@@ -152,3 +164,14 @@ def create_app(settings: Settings | None = None, server: ServerSettings | None =
         logging_config=None,  # configure_logging owns logging: JSON lines, one format
         openapi_config=OpenAPIConfig(title="attache", version=__version__, path="/schema"),
     )
+    _state_closed_bodies(app)
+    return app
+
+
+def _state_closed_bodies(app: Litestar) -> None:
+    # Request bodies refuse unknown fields (pydantic's extra="forbid"); Litestar's generator
+    # leaves that out of the OpenAPI document, so clients and schemathesis would send extras.
+    components = app.openapi_schema.components
+    schemas = components.schemas if components is not None else None
+    if schemas is not None and "ExtractionRequest" in schemas:
+        schemas["ExtractionRequest"].additional_properties = False

@@ -97,11 +97,13 @@ def serve(host: str | None, port: int | None) -> None:
     from attache.app import create_app  # noqa: PLC0415
 
     settings = load_settings(Settings)
-    server = load_settings(ServerSettings)
+    # The flags are settings too: --host 0.0.0.0 with no keys must fail as the variable would.
+    flags = {name: value for name, value in (("host", host), ("port", port)) if value}
+    server = load_settings(ServerSettings, **flags)
     uvicorn.run(
         create_app(settings, server),
-        host=host or server.host,
-        port=port or server.port,
+        host=server.host,
+        port=server.port,
         log_config=None,  # create_app set up JSON logging; uvicorn's own would replace it
     )
 
@@ -136,9 +138,10 @@ def extract(
     settings = load_settings(Settings)
     server = load_settings(ServerSettings)
     configure_logging(server)
-    # stderr of `extract` is for the problem: routine INFO lines stay off it.
+    # stderr of `extract` is the problem JSON, which a caller parses: log lines stay off it
+    # unless something is broken (ERROR).
     for handler in logging.getLogger().handlers:
-        handler.setLevel(max(logging.WARNING, logging.getLevelName(server.log_level)))
+        handler.setLevel(max(logging.ERROR, logging.getLevelName(server.log_level)))
 
     async def run(request: ExtractionRequest) -> str:
         async with Extractor.open(settings) as extractor:

@@ -19,7 +19,9 @@ the transport's own event hook, so SDK retries are counted too.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
+import logging
 import math
 import time
 from collections.abc import Iterator
@@ -34,6 +36,7 @@ import openai
 from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
 from instructor.core.hooks import HookName, Hooks
 from openai.types.chat import ChatCompletionMessageParam
+from pydantic import ValidationError
 
 from attache.errors import (
     AttacheError,
@@ -66,6 +69,8 @@ _MODE_WORDS: dict[ModelMode, tuple[str, ...]] = {
 }
 _UPSTREAM_MESSAGE_CHARS = 300
 
+logger = logging.getLogger("attache.upstream")
+
 
 @dataclass
 class Meter:
@@ -77,6 +82,8 @@ class Meter:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     model_seconds: float = 0.0
+    deadline: float | None = None
+    """When the extraction must be done, in the event loop's clock; None: no deadline."""
 
     def usage(self) -> TokenUsage:
         return TokenUsage(
@@ -117,6 +124,25 @@ async def _count_request(_request: httpx.Request) -> None:
         meter.upstream_calls += 1
 
 
+# The SDK waits out a Retry-After of up to this many seconds, and ignores a longer one.
+_SDK_LONGEST_WAIT_S = 60.0
+
+
+async def _no_retry_past_the_deadline(response: httpx.Response) -> None:
+    # An upstream that asks us to come back after the deadline (or later than the SDK would
+    # wait) gets no retry: the caller hears 503 with that Retry-After now, not 504 later.
+    # `x-should-retry: false` is the SDK's own switch for that decision.
+    if response.status_code not in (429, 503):
+        return
+    wait = _retry_after_s(response)
+    meter = _current_meter.get()
+    if wait is None or meter is None or meter.deadline is None:
+        return
+    remaining = meter.deadline - asyncio.get_running_loop().time()
+    if wait > min(remaining, _SDK_LONGEST_WAIT_S):
+        response.headers["x-should-retry"] = "false"
+
+
 class ModelClient:
     """Sends one chat request for an `ExtractionDraft` and turns every failure into ours."""
 
@@ -129,7 +155,8 @@ class ModelClient:
         self._settings = settings
         self.model = settings.model
         self._http = openai.DefaultAsyncHttpxClient(
-            event_hooks={"request": [_count_request]}, transport=transport
+            event_hooks={"request": [_count_request], "response": [_no_retry_past_the_deadline]},
+            transport=transport,
         )
         self._openai = openai.AsyncOpenAI(
             base_url=str(settings.base_url) if settings.base_url else None,
@@ -146,9 +173,7 @@ class ModelClient:
     async def aclose(self) -> None:
         await self._openai.close()
 
-    async def extract(
-        self, messages: list[ChatCompletionMessageParam], *, context: dict[str, Any]
-    ) -> ExtractionDraft:
+    async def extract(self, messages: list[ChatCompletionMessageParam]) -> ExtractionDraft:
         meter = _current_meter.get() or Meter()
         answers: list[Any] = []
         hooks = Hooks()
@@ -165,7 +190,8 @@ class ModelClient:
                 response_model=ExtractionDraft,
                 messages=messages,
                 max_retries=self._settings.reasks,
-                context=context,
+                # No `context=`: instructor would render the messages, article and all, as Jinja
+                # templates. The evidence check travels in a context variable instead.
                 strict=False,
                 hooks=hooks,
                 temperature=self._settings.temperature,
@@ -193,7 +219,8 @@ class ModelClient:
                     attempts=exc.n_attempts,
                 )
             return InvalidModelOutput(
-                f"no valid answer after {exc.n_attempts} attempt(s): {str(exc)[:1000]}",
+                f"no valid answer after {exc.n_attempts} attempt(s); the last failed on "
+                + _reasons(exc),
                 attempts=exc.n_attempts,
             )
         if isinstance(exc, IncompleteOutputException):
@@ -220,21 +247,48 @@ class ModelClient:
     def _translate_status(self, exc: openai.APIStatusError) -> AttacheError:
         status = exc.status_code
         message = _upstream_message(exc)
+        # The upstream's words can carry part of the operator's key or account details: they go
+        # to the operator's logs; API clients get a stable detail.
+        logger.warning("upstream error %s: %s", status, message)
         mode = self._settings.mode
         words = _MODE_WORDS[mode]
         if status in (400, 422, 500, 501) and any(w in message.lower() for w in words):
             return UpstreamModeUnsupported(
-                f"the endpoint refused mode {mode.value!r} ({status}: {message}); "
-                "set ATTACHE_MODE to one it supports (see README)",
+                f"the endpoint refused mode {mode.value!r} (HTTP {status}); set ATTACHE_MODE to "
+                "one it supports (see README); its message is in the service's logs",
                 upstream_status=status,
+            )
+        if status == 503 and (wait := _retry_after_s(exc.response)) is not None:
+            # Overloaded and saying when to come back: as good as a rate limit to our caller.
+            return UpstreamRateLimited(
+                "the model endpoint is unavailable and asks to retry later",
+                retry_after_s=wait,
             )
         if status >= 500:
             return UpstreamUnavailable(
-                f"the model endpoint answered {status}: {message}", upstream_status=status
+                f"the model endpoint answered HTTP {status}", upstream_status=status
             )
         return UpstreamRejected(
-            f"the model endpoint answered {status}: {message}", upstream_status=status
+            f"the model endpoint refused the request (HTTP {status}); its message is in the "
+            "service's logs",
+            upstream_status=status,
         )
+
+
+def _reasons(exc: InstructorRetryException, most: int = 6) -> str:
+    """The last attempt's failures as `path: reason` items on one line, not a library's dump."""
+    attempts = getattr(exc, "failed_attempts", None) or []
+    last = attempts[-1].exception if attempts else exc.__cause__
+    if isinstance(last, ValidationError):
+        items = [
+            f"{'.'.join(map(str, error['loc'])) or 'answer'}: {error['msg']}"
+            for error in last.errors()
+        ]
+    else:
+        items = [f"{type(last).__name__}: {last}" if last else "an unreadable answer"]
+    shown = [" ".join(item.split())[:200] for item in items[:most]]
+    more = f"; and {len(items) - most} more" if len(items) > most else ""
+    return "; ".join(shown) + more
 
 
 def _upstream_message(exc: openai.APIStatusError) -> str:

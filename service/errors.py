@@ -12,6 +12,7 @@
     │   ├── TokenBudgetExceeded          413  token-budget-exceeded
     │   └── UnsupportedMediaType         415  unsupported-media-type
     ├── Unauthorized                     401  unauthorized          no or unknown API key
+    ├── AuthenticationThrottled          429  too-many-failed-authentications  (+ Retry-After)
     ├── Overloaded                       503  overloaded            too many extractions at once
     ├── ModelNotConfigured               503  model-not-configured  no model or endpoint set
     ├── UpstreamError                    502/503  the model endpoint failed us
@@ -24,7 +25,8 @@
     │   ├── TruncatedModelOutput         502  truncated-model-output  hit the token cap
     │   ├── EmptyModelAnswer             502  empty-model-answer    no choices in the answer
     │   └── ModelRefused                 502  model-refused         the model declined
-    └── DeadlineExceeded                 504  deadline-exceeded     whole extraction too slow
+    ├── DeadlineExceeded                 504  deadline-exceeded     whole extraction too slow
+    └── ClientDisconnected               499  client-disconnected   the caller left; cancelled
 
 Litestar's own refusals use the same scheme: 404 not-found, 405 method-not-allowed, 429
 rate-limited (per API key). `RetryLater` (Overloaded, UpstreamRateLimited) adds Retry-After.
@@ -150,6 +152,12 @@ class RetryLater(AttacheError):
         return {"Retry-After": str(self.retry_after_s)}
 
 
+class AuthenticationThrottled(RetryLater):
+    status = 429
+    slug = "too-many-failed-authentications"
+    title = "Too many wrong API keys from this address"
+
+
 class Overloaded(RetryLater):
     status = 503
     slug = "overloaded"
@@ -207,6 +215,13 @@ class DeadlineExceeded(AttacheError):
     status = 504
     slug = "deadline-exceeded"
     title = "The extraction did not finish within its deadline"
+
+
+class ClientDisconnected(AttacheError):
+    # 499, as nginx logs it: nobody reads this response, but logs and metrics say what happened.
+    status = 499
+    slug = "client-disconnected"
+    title = "The client disconnected before the answer"
 
 
 class EmptyModelAnswer(UpstreamError):

@@ -24,7 +24,7 @@ import httpx
 from pydantic import ValidationError
 
 from attache import prompts
-from attache.client import ModelClient, metering
+from attache.client import Meter, ModelClient, metering
 from attache.errors import (
     ArticleTooLong,
     AttacheError,
@@ -38,6 +38,7 @@ from attache.errors import (
 from attache.pipeline.call import DraftSource, call
 from attache.pipeline.chunk import Chunk, split
 from attache.pipeline.ground import Aligner, ReaskUnaligned
+from attache.pipeline.injection import suspect
 from attache.pipeline.merge import ChunkDraft, merge
 from attache.pipeline.normalize.records import normalize
 from attache.schemas import (
@@ -49,14 +50,12 @@ from attache.schemas import (
     Timings,
     WarningCode,
 )
+from attache.schemas.api import CONTROL_CHARACTERS, INVISIBLE_CHARACTERS
 from attache.schemas.records import RECORD_KINDS
-from attache.settings import Settings
+from attache.settings import InjectionPolicy, Settings
 
-# C0 and C1 control characters but tab, line feed, vertical tab, form feed and carriage return:
-# what a scraper leaves when it hands over binary data or mis-decoded bytes.
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
-# Characters that take no room on the page: an article of nothing else is empty.
-_INVISIBLE = re.compile(r"[\s\u200b\u200c\u200d\u2060\ufeff]*")
+_CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
+_INVISIBLE = re.compile(f"[{INVISIBLE_CHARACTERS}]*")
 # No tokenizer runs offline for every model; budgets use the usual 4 characters a token.
 _CHARS_PER_TOKEN = 4
 _SCHEMA_CHARS = len(json.dumps(ExtractionDraft.model_json_schema()))
@@ -149,25 +148,22 @@ class Extractor:
             )
         started = time.perf_counter()
         aligner = Aligner(request.text)
-        with metering() as meter:
-            try:
-                async with asyncio.timeout(self.settings.deadline_s):
-                    drafts = await self._call_all(self._source, chunks, request, aligner)
-            except TimeoutError as exc:
-                failure = DeadlineExceeded(
-                    f"the extraction took longer than {self.settings.deadline_s} s "
-                    "(ATTACHE_DEADLINE_S)"
-                )
-                failure.usage = meter.usage()
-                raise failure from exc
-            except AttacheError as exc:
-                exc.usage = meter.usage()
-                raise
+        # The detector reads the whole article with regexes (about 1 s for the longest allowed):
+        # in a worker thread, while the model works, so the event loop keeps serving.
+        suspecting = asyncio.create_task(asyncio.to_thread(suspect, request.text))
+        try:
+            drafts, meter = await self._call_within_deadline(self._source, chunks, request, aligner)
+        except BaseException:
+            suspecting.cancel()
+            raise
+        suspected = await suspecting
         merged = merge(
             [ChunkDraft(c, d) for c, d in zip(chunks, drafts, strict=True)],
             aligner,
             request.types,
             keep_ungrounded=self.settings.keep_ungrounded,
+            suspected=suspected,
+            drop_suspected=self.settings.injection_policy is InjectionPolicy.DROP,
         )
         normalized = normalize(merged.drafts, _day(request.published_at))
         warnings = list(merged.warnings)
@@ -186,12 +182,34 @@ class Extractor:
             model=self.model,
             prompt_version=self.prompt.label,
             usage=meter.usage(),
+            suspected_injections=suspected,
             warnings=warnings,
             timings=Timings(
                 total_ms=(time.perf_counter() - started) * 1000,
                 model_ms=meter.model_seconds * 1000,
             ),
         )
+
+    async def _call_within_deadline(
+        self, source: DraftSource, chunks: list[Chunk], request: ExtractionRequest, aligner: Aligner
+    ) -> tuple[list[ExtractionDraft], Meter]:
+        """Every chunk's draft, and what they cost; the deadline and usage go on any error."""
+        with metering() as meter:
+            meter.deadline = asyncio.get_running_loop().time() + self.settings.deadline_s
+            try:
+                async with asyncio.timeout(self.settings.deadline_s):
+                    drafts = await self._call_all(source, chunks, request, aligner)
+            except TimeoutError as exc:
+                failure = DeadlineExceeded(
+                    f"the extraction took longer than {self.settings.deadline_s} s "
+                    "(ATTACHE_DEADLINE_S)"
+                )
+                failure.usage = meter.usage()
+                raise failure from exc
+            except AttacheError as exc:
+                exc.usage = meter.usage()
+                raise
+        return drafts, meter
 
     async def extract_many(
         self, requests: Iterable[ExtractionRequest], *, concurrency: int = 4

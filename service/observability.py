@@ -6,9 +6,11 @@
 - Logs are JSON lines on stderr (structlog), the server's and libraries' included. They never
   hold article text, prompts or keys: the extraction log line holds counts, ids and timings.
   `ATTACHE_LOG_SENSITIVE=true` (debugging only) adds the request's article text.
-- `/metrics` (Prometheus text format) serves Litestar's HTTP metrics (requests by route and
-  status, latency histogram: `attache_requests_total`, `attache_request_duration_seconds`)
-  and attache's own, defined below.
+- `/metrics` (Prometheus text format) serves every HTTP exchange by method, route template
+  and real status (`attache_requests_total`, `attache_request_duration_seconds`): refusals of
+  the middleware (401, 429) and of the router (404, 405) included, counted at the ASGI entry
+  (`observe_exchange`), outside everything that can answer. attache's own metrics follow.
+- Access logs never carry a query string (it may hold a key someone put in a URL).
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import time
 import uuid
 from contextvars import ContextVar
 from typing import Any
 
 import structlog
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Send
 from prometheus_client import Counter, Histogram
 
 from attache.errors import AttacheError, UpstreamError
@@ -55,34 +57,57 @@ EXTRACTION_SECONDS = Histogram(
 )
 
 
-class RequestIdMiddleware:
-    """Takes or makes the request id, binds it to the logs, and returns it in a header."""
+REQUESTS = Counter(
+    "attache_requests",
+    "HTTP responses by method, route and status",
+    ["method", "path", "status_code"],
+)
+REQUEST_SECONDS = Histogram(
+    "attache_request_duration_seconds",
+    "Time from request to the end of the response, by method and route",
+    ["method", "path"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await self.app(scope, receive, send)
-            return
-        given = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
-        value = given if _VALID_ID.match(given) else uuid.uuid4().hex
-        token = request_id.set(value)
-        structlog.contextvars.bind_contextvars(request_id=value)
+async def observe_exchange(app: ASGIApp, scope: HTTPScope, receive: Receive, send: Send) -> None:
+    """One HTTP exchange: take or make its request id (logs, header, problem `instance`), and
+    count its response by the status actually sent."""
+    given = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
+    value = given if _VALID_ID.match(given) else uuid.uuid4().hex
+    token = request_id.set(value)
+    structlog.contextvars.bind_contextvars(request_id=value)
+    status = 500  # what the server answers when the app raises before it responds
+    started = time.perf_counter()
 
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [
-                    h for h in message.get("headers", []) if h[0] != REQUEST_ID_HEADER.encode()
-                ]
-                message["headers"] = [*headers, (REQUEST_ID_HEADER.encode(), value.encode())]
-            await send(message)
+    async def send_with_id(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            headers = [h for h in message.get("headers", []) if h[0] != REQUEST_ID_HEADER.encode()]
+            message["headers"] = [*headers, (REQUEST_ID_HEADER.encode(), value.encode())]
+        await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            structlog.contextvars.unbind_contextvars("request_id")
-            request_id.reset(token)
+    try:
+        await app(scope, receive, send_with_id)
+    finally:
+        # The route template, not the path: a label per URL would grow without bound.
+        path = scope.get("path_template") or "unmatched"
+        REQUESTS.labels(scope["method"], path, str(status)).inc()
+        REQUEST_SECONDS.labels(scope["method"], path).observe(time.perf_counter() - started)
+        structlog.contextvars.unbind_contextvars("request_id")
+        request_id.reset(token)
+
+
+class _NoQueryString(logging.Filter):
+    """uvicorn's access log line without the query string: `?api_key=...` stays off disk."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            path, _, query = args[2].partition("?")
+            record.args = (*args[:2], f"{path}?<redacted>" if query else path, *args[3:])
+        return True
 
 
 def configure_logging(settings: ServerSettings) -> None:
@@ -126,6 +151,9 @@ def configure_logging(settings: ServerSettings) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _NoQueryString) for f in access.filters):
+        access.addFilter(_NoQueryString())
 
 
 def observe_success(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import codecs
+import re
 import time
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +16,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import JSONBody
 
-from attache.admission import Admission
+from attache.admission import AdmissionMiddleware, until_disconnected
 from attache.errors import (
     AttacheError,
     EmptyArticle,
@@ -27,6 +29,7 @@ from attache.errors import (
 from attache.extractor import Extractor
 from attache.observability import observe_failure, observe_success
 from attache.schemas import ExtractionRequest, ExtractionResponse, Health, Problem, Readiness
+from attache.schemas.api import ARTICLE_TEXT_PATTERN
 from attache.settings import ServerSettings
 
 JSON = "application/json"
@@ -54,6 +57,11 @@ class ArticleRequest(Request[Any, Any, Any]):
         body = await self.body()
         media_type, options = self.content_type
         if media_type == JSON or media_type.endswith("+json"):
+            if self.scope["query_string"]:
+                raise InvalidRequest(
+                    "a JSON request carries every field in its body; query parameters are for "
+                    "text/plain requests"
+                )
             data = await self._json_body(body)
         elif media_type == TEXT:
             data = {"text": _decode(body, options.get("charset", "utf-8")), **self._text_query()}
@@ -70,25 +78,48 @@ class ArticleRequest(Request[Any, Any, Any]):
             data = await super().json()
         except SerializationException as exc:
             raise MalformedJson(f"the body is not valid JSON: {exc.detail}") from exc
+        except RecursionError as exc:
+            # The decoder recurses per nesting level: no request of ours nests deeply.
+            raise MalformedJson("the body's JSON nests too deeply") from exc
         if not isinstance(data, dict):
             raise InvalidRequest("the body must be a JSON object")
+        if data.get("text") == "":
+            # The schema's minLength would say invalid-request; the precise problem is this one.
+            raise EmptyArticle("the article text is empty")
         return data
 
     def _text_query(self) -> dict[str, Any]:
+        _check_percent_encoding(self.scope["query_string"])
         unknown = set(self.query_params) - _TEXT_QUERY_FIELDS
         if unknown:
             raise InvalidRequest(
                 f"unknown query parameter(s): {', '.join(sorted(unknown))}",
                 accepted=sorted(_TEXT_QUERY_FIELDS),
             )
-        fields: dict[str, Any] = {
-            key: self.query_params[key]
-            for key in ("id", "url", "published_at")
-            if key in self.query_params
-        }
+        fields: dict[str, Any] = {}
+        for key in _TEXT_QUERY_FIELDS - {"types"}:
+            values = self.query_params.getall(key, [])
+            if len(values) > 1:
+                raise InvalidRequest(f"query parameter {key!r} is given {len(values)} times")
+            if values:
+                fields[key] = values[0]
         if "types" in self.query_params:
             fields["types"] = self.query_params.getall("types")
         return fields
+
+
+_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+
+
+def _check_percent_encoding(query: bytes) -> None:
+    # Parsers forgive a stray "%zz" or escaped bytes that are not UTF-8 (U+FFFD): an id or a
+    # date would then arrive silently altered.
+    if _PERCENT.search(query):
+        raise InvalidRequest("the query string has a malformed percent-escape")
+    try:
+        urllib.parse.unquote_to_bytes(query.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest("the query string's percent-escapes are not UTF-8") from exc
 
 
 def _decode(body: bytes, charset: str) -> str:
@@ -114,6 +145,7 @@ class ExtractionOperation(Operation):
                 schema=Schema(
                     type=OpenAPIType.STRING,
                     min_length=1,
+                    pattern=ARTICLE_TEXT_PATTERN,
                     description="The article text. Other fields go in query parameters: "
                     "id, url, published_at, types (repeatable).",
                 )
@@ -134,6 +166,7 @@ def _problems(*statuses: int) -> dict[int, ResponseSpec]:
 
 @post(
     "/v1/extractions",
+    middleware=[AdmissionMiddleware],
     request_class=ArticleRequest,
     operation_class=ExtractionOperation,
     status_code=200,
@@ -142,14 +175,13 @@ def _problems(*statuses: int) -> dict[int, ResponseSpec]:
 )
 async def create_extraction(
     data: JSONBody[ExtractionRequest],
+    request: Request[Any, Any, Any],
     extractor: NamedDependency[Extractor],
-    admission: NamedDependency[Admission],
     server: NamedDependency[ServerSettings],
 ) -> ExtractionResponse:
     started = time.perf_counter()
     try:
-        with admission.slot():
-            response = await extractor.extract(data)
+        response = await until_disconnected(request.receive, extractor.extract(data))
     except AttacheError as exc:
         observe_failure(data, exc, time.perf_counter() - started)
         raise

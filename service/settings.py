@@ -13,6 +13,7 @@ working directory (`from_env_file()`). The README's configuration tables list ev
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
@@ -48,6 +49,15 @@ class TokenLimitParam(StrEnum):
 
     MAX_TOKENS = "max_tokens"
     MAX_COMPLETION_TOKENS = "max_completion_tokens"
+
+
+class InjectionPolicy(StrEnum):
+    """What happens to a record whose every quote lies in a suspected prompt injection."""
+
+    FLAG = "flag"
+    """Keep it, with an `evidence_in_suspected_injection` warning naming it."""
+    DROP = "drop"
+    """Leave it out, with an `evidence_in_suspected_injection` warning saying so."""
 
 
 ENV_FILE = ".env"
@@ -104,6 +114,11 @@ class Settings(_FromEnvironment):
         description="Keep evidence (and records) not found in the article, flagged, "
         "instead of dropping them.",
     )
+    injection_policy: InjectionPolicy = Field(
+        default=InjectionPolicy.FLAG,
+        description="flag or drop: what to do with a record whose every quote lies in a "
+        "passage that reads like instructions to a model (suspected prompt injection).",
+    )
     upstream_retries: Annotated[int, Field(ge=0, le=5)] = Field(
         default=2,
         description="SDK retries of one call on 408/409/429/5xx and transport errors.",
@@ -155,8 +170,19 @@ class Settings(_FromEnvironment):
         return self.model is not None and (self.base_url is not None or self.api_key is not None)
 
 
+MIN_API_KEY_CHARS = 16
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+
+
 class ServerSettings(_FromEnvironment):
-    """What the HTTP server adds: where it listens, who may call it, how much it takes."""
+    """What the HTTP server adds: where it listens, who may call it, how much it takes.
+
+    Fails closed: a key setting that holds no key, a short key, or a non-loopback bind address
+    with no keys (unless `allow_unauthenticated`) refuses to start.
+    """
+
+    # An empty ATTACHE_API_KEYS is a mistake to report, not "no keys": nothing here is ignored.
+    model_config = SettingsConfigDict(env_ignore_empty=False)
 
     max_body_bytes: PositiveInt = Field(
         default=2_000_000, description="Largest request body accepted; larger gets 413."
@@ -170,8 +196,17 @@ class ServerSettings(_FromEnvironment):
     )
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
-        description="Comma-separated keys accepted in X-API-Key or Authorization: Bearer; "
-        "unset: no authentication. Several allow rotation.",
+        description="Comma-separated keys (16+ characters each) accepted in X-API-Key or "
+        "Authorization: Bearer; unset: no authentication. Several allow rotation.",
+    )
+    failed_auth_per_minute: PositiveInt = Field(
+        default=10,
+        description="Wrong API keys one client address may send in a minute; past that, 429.",
+    )
+    allow_unauthenticated: bool = Field(
+        default=False,
+        description="Serve without API keys on an address other than loopback; without it, "
+        "that refuses to start.",
     )
     rate_limit_per_minute: Annotated[int, Field(ge=0)] = Field(
         default=0,
@@ -184,7 +219,9 @@ class ServerSettings(_FromEnvironment):
         default=False,
         description="Debug only: let logs carry article text and upstream payloads.",
     )
-    host: str = Field(default="127.0.0.1", description="`attache serve` bind address.")
+    host: Annotated[str, Field(min_length=1)] = Field(
+        default="127.0.0.1", description="`attache serve` bind address."
+    )
     port: Annotated[int, Field(ge=1, le=65535)] = Field(
         default=8000, description="`attache serve` port."
     )
@@ -193,5 +230,36 @@ class ServerSettings(_FromEnvironment):
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
-            return [key.strip() for key in value.split(",") if key.strip()]
+            keys = [key.strip() for key in value.split(",") if key.strip()]
+            if not keys:
+                raise ValueError(
+                    "ATTACHE_API_KEYS is set but holds no key; unset it to serve without keys"
+                )
+            return keys
         return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_are_long(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        short = sum(len(key.get_secret_value()) < MIN_API_KEY_CHARS for key in keys)
+        if short:
+            raise ValueError(f"{short} API key(s) shorter than {MIN_API_KEY_CHARS} characters")
+        return keys
+
+    @model_validator(mode="after")
+    def _open_only_on_loopback(self) -> Self:
+        if not self.api_keys and not self.allow_unauthenticated and not _is_loopback(self.host):
+            raise ValueError(
+                f"serving on {self.host} with no API keys: set ATTACHE_API_KEYS, or "
+                "ATTACHE_ALLOW_UNAUTHENTICATED=true to accept anyone who can reach it"
+            )
+        return self
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve anywhere

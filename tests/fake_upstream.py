@@ -16,6 +16,7 @@ from typing import Any
 
 import uvicorn
 from litestar import Litestar, Request, post
+from litestar.types import ASGIApp
 
 Respond = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -42,19 +43,26 @@ def fake_upstream(
         await asyncio.sleep(latency_s)
         return respond(body)
 
+    with serve(Litestar([completions])) as url:
+        yield f"{url}/v1", received
+
+
+@contextmanager
+def serve(app: ASGIApp, *, log_level: str = "warning") -> Iterator[str]:
+    """Serve `app` with uvicorn on a free loopback port, in a thread; yields its base URL."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(Litestar([completions]), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level, log_config=None)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 20
     while not server.started:
         if time.monotonic() > deadline:
-            raise RuntimeError("fake upstream did not start")
+            raise RuntimeError("the server did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}/v1", received
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

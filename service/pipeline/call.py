@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 from openai.types.chat import ChatCompletionMessageParam
 
@@ -15,12 +15,10 @@ from attache.schemas.records import EVIDENCE_CHECK, EvidenceCheck
 class DraftSource(Protocol):
     """Anything that turns chat messages into a validated draft (the model client).
 
-    `context` is the pydantic validation context of the answer; a failed validation is re-asked.
+    An answer that fails validation (the evidence check included) is re-asked.
     """
 
-    async def extract(
-        self, messages: list[ChatCompletionMessageParam], *, context: dict[str, Any]
-    ) -> ExtractionDraft: ...
+    async def extract(self, messages: list[ChatCompletionMessageParam]) -> ExtractionDraft: ...
 
 
 def messages_for(
@@ -46,6 +44,8 @@ async def call(
     check: EvidenceCheck,
 ) -> ExtractionDraft:
     """One model call; answers whose quotes `check` rejects are re-asked."""
-    return await source.extract(
-        messages_for(prompt, chunk, request), context={EVIDENCE_CHECK: check}
-    )
+    token = EVIDENCE_CHECK.set(check)
+    try:
+        return await source.extract(messages_for(prompt, chunk, request))
+    finally:
+        EVIDENCE_CHECK.reset(token)

@@ -2,40 +2,66 @@
 
 Strategies, strictest first; the first that finds the quote decides its `alignment`:
 
+0. Whatever the strategy, a span must stand alone: it may not start or end inside a word
+   ("likely" out of "unlikely"), nor start right after a negation or a role qualifier of its
+   own sentence ("agreed to the plan" out of "has not agreed to the plan", "Finance Minister"
+   out of "former Finance Minister"): such a quote says what the article does not.
 1. exact: the quote occurs verbatim.
 2. normalized: it occurs once the article and the quote are both
    - folded: runs of whitespace (line breaks and wire indents included) become one space, and
      typographic quotes, apostrophes and dashes become ASCII; then also case-folded;
-   - or reduced to their words, which survives dropped or changed punctuation;
+   - or reduced to their words, which survives dropped or changed punctuation (never a dropped
+     or changed word: the words must run exactly as in the article);
    - or, for a quote joined by an ellipsis (`...`, `…`), each piece is found in order, each within
-     `MAX_ELLIPSIS_GAP` characters of the one before; the span runs from the first to the last.
+     `MAX_ELLIPSIS_GAP` characters of the one before; the span runs from the first piece to the
+     last, the first taken at its copy nearest the second (the tightest span).
 3. fuzzy: word-level alignment (longest common subsequence of words, via rapidfuzz) over a
-   window seeded by a word pair the two share, accepted when all of these hold:
+   window seeded by a word pair the two share. The matched words cut quote and span into *gaps*:
+   the words between two consecutive matches, on either side; the quote's words before its
+   first match or after its last face no span words, unless the article word next to the span
+   is a variant of them (below), which the span then takes in. Accepted when all of these hold:
    - at least `FUZZY_MIN_COVERAGE` of the quote's words appear, in order, in the span;
    - matched words make up at least `FUZZY_MIN_DENSITY` of the span's words;
-   - every *critical* word of the quote (one with a digit, or capitalized past its first word)
-     is matched in place, spelled the same: a quote that changes a name or a figure is not
-     grounded, even when the new name or figure occurs nearby;
-   - every other quote word missing from the span is a function word or a close variant
-     (rapidfuzz ratio >= `FUZZY_VARIANT_RATIO`) of a span word: inflection and typos pass, a
-     different verb does not.
+   - in every gap, the *critical* words of the quote and those of the span are the same, in the
+     same order: a quote that drops, adds or swaps one is not grounded, even when the new word
+     occurs nearby, and neither is one that leaves out a critical word the span has ("did
+     agree" against "did not agree"). Critical are the quote's names and figures (a word with a
+     digit, or capitalized past the quote's first word), spelled the same; and, in the quote
+     and the span alike, the words listed in `attache.pipeline.critical`, up to their
+     inflection ("rises" for "rose"): negation and polarity ("not", "n't", "no", "never",
+     "refused"), magnitudes ("million", "bln", "pct"), direction and comparison ("rose",
+     "lower", "after", "exports") and qualifiers of a role ("former", "deputy", "acting");
+   - every other quote word of a gap is a function word, or a close variant (rapidfuzz ratio
+     >= `FUZZY_VARIANT_RATIO`) of a span word of the same gap that is not its antonym by a
+     prefix (un-, in-, dis-, non-...: "unable" is no variant of "able"). Inflection and typos
+     pass; a different verb does not, nor a word that resembles one elsewhere in the span;
+   - span words the quote leaves out may be any non-critical words (within the density).
+   LCS ties are broken for the tightest span: an earlier copy of the quote's first words does
+   not stretch it. Of overlapping candidates, the one that matches the most words stands.
 4. unaligned: no span.
 
-Spans are Python string indices into the original text (code points, end exclusive). When a
-quote occurs several times, the occurrence nearest the record's other evidence wins (the
-record's `anchor`), then the first inside the chunk the quote came from, then the first.
+A span found by its words (reduced to words, or fuzzy) takes in the punctuation the quote opens
+or closes with when the article has it right there too, whitespace between ignored ("cuts --"
+keeps its dash). Spans are Python string indices into the original text (code points, end
+exclusive). When a quote occurs several times, the occurrence nearest the record's other
+evidence wins (the record's `anchor`), then the first inside the chunk the quote came from, then
+the first.
 """
 
 from __future__ import annotations
 
 import re
+import string
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import LCSseq
 
+from attache.pipeline.critical import Critical, Family, antonyms, critical
 from attache.schemas import Alignment, Evidence
 
 FUZZY_MIN_COVERAGE = 0.8
@@ -55,7 +81,9 @@ _FOLD = str.maketrans(
     }
 )
 _SPACE = re.compile(r"\s+")
-_EDGE_PUNCTUATION = "\"'()[].,;:!?-"
+_SENTENCE_END = re.compile(r"[.!?;:\n]")
+_EDGE_PUNCTUATION = "\"'()[].,;:!?-" + string.whitespace
+_DASHES = re.compile(r"-+")
 # A word, or a number with its thousands separators and decimals kept whole ("55,000" == "55000").
 _WORD = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\w+")
 _ELLIPSIS = re.compile(r"\s*(?:\[\s*(?:\.\.\.|\u2026)\s*\]|\.\.\.|\u2026)\s*")
@@ -94,6 +122,7 @@ class Aligner:
         self._caseless = "".join(map(_fold_char, self._folded))
         self._words = [_Word(_key(m.group()), m.start(), m.end()) for m in _WORD.finditer(text)]
         self._keys = [w.key for w in self._words]
+        self._ends = [w.end for w in self._words]
         self._positions: dict[str, list[int]] = {}
         for index, key in enumerate(self._keys):
             self._positions.setdefault(key, []).append(index)
@@ -126,21 +155,48 @@ class Aligner:
     def _search(self, quote: str) -> tuple[Alignment, list[Span]]:
         if not quote.strip():
             return Alignment.UNALIGNED, []
-        spans = _all(self.text, quote)
+        spans = self._standing_alone(_all(self.text, quote))
         if spans:
             return Alignment.EXACT, spans
-        spans = self._normalized(quote)
+        spans = self._standing_alone(self._normalized(quote))
         if spans:
             return Alignment.NORMALIZED, spans
         pieces = [p for p in _ELLIPSIS.split(quote) if _WORD.search(p)]
         if len(pieces) > 1:
-            spans = self._joined(pieces)
+            spans = self._standing_alone(self._joined(pieces))
             if spans:
                 return Alignment.NORMALIZED, spans
-        spans = self._fuzzy(quote)
+        spans = self._standing_alone(self._fuzzy(quote))
         if spans:
             return Alignment.FUZZY, spans
         return Alignment.UNALIGNED, []
+
+    def _standing_alone(self, spans: list[Span]) -> list[Span]:
+        """The spans that attest what they say on their own.
+
+        A span that starts or ends inside a word quotes part of one ("likely" out of
+        "unlikely"); a span right after a negation or a role qualifier of its own sentence
+        drops it ("agreed to the plan" out of "has not agreed to the plan", "Finance Minister"
+        out of "former Finance Minister"). Both say something the article does not.
+        """
+        return [s for s in spans if not self._cuts_a_word(s) and not self._after_a_qualifier(s)]
+
+    def _cuts_a_word(self, span: Span) -> bool:
+        start, end = span
+        text = self.text
+        inside_start = 0 < start < len(text) and text[start - 1].isalnum() and text[start].isalnum()
+        inside_end = 0 < end < len(text) and text[end - 1].isalnum() and text[end].isalnum()
+        return inside_start or inside_end
+
+    def _after_a_qualifier(self, span: Span) -> bool:
+        before = bisect_right(self._ends, span[0]) - 1
+        if before < 0:
+            return False
+        word = self._words[before]
+        if _SENTENCE_END.search(self.text, word.end, span[0]):
+            return False
+        found = critical(word.key)
+        return found is not None and found.family in {Family.NEGATION, Family.ROLE}
 
     def _normalized(self, quote: str) -> list[Span]:
         folded = _SPACE.sub(" ", quote.translate(_FOLD)).strip()
@@ -166,7 +222,9 @@ class Aligner:
         ]
 
     def _joined(self, pieces: list[str]) -> list[Span]:
-        spans: list[Span] = []
+        # By end: copies of the first piece come in article order, so a later copy that leads
+        # to the same last piece replaces an earlier one, and the span is the tightest.
+        starts: dict[int, int] = {}
         for first in self._piece(pieces[0]):
             start, end = first
             for piece in pieces[1:]:
@@ -175,8 +233,8 @@ class Aligner:
                     break
                 end = following[0][1]
             else:
-                spans.append((start, end))
-        return spans
+                starts[end] = start
+        return sorted((start, end) for end, start in starts.items())
 
     def _piece(self, piece: str) -> list[Span]:
         return _all(self.text, piece.strip()) or self._normalized(piece)
@@ -186,30 +244,31 @@ class Aligner:
         keys = [_key(w) for w in words]
         if len(keys) < FUZZY_MIN_WORDS:
             return []
-        critical = {
-            index
-            for index, word in enumerate(words)
-            if any(c.isdigit() for c in word) or (index > 0 and word[0].isupper())
-        }
-        spans: list[Span] = []
+        senses = [_quote_sense(index, word) for index, word in enumerate(words)]
+        found: list[tuple[int, Span]] = []
         for origin in self._seeds(keys):
-            span = self._fuzzy_at(keys, critical, origin)
-            if span is not None and span not in spans:
-                spans.append(self._widen(span, quote))
-        return sorted(spans)
+            pairs = self._fuzzy_at(keys, senses, origin)
+            if pairs:
+                first, last = self._words[pairs[0][1]], self._words[pairs[-1][1]]
+                found.append((len(pairs), (first.start, last.end)))
+        # Seeds near one occurrence can each reach it, one matching fewer of the quote's words;
+        # of overlapping spans the one that matches most, then the tightest, stands for it.
+        spans: list[Span] = []
+        for _, span in sorted(found, key=lambda f: (-f[0], f[1][1] - f[1][0])):
+            if all(span[1] <= other[0] or other[1] <= span[0] for other in spans):
+                spans.append(span)
+        return sorted(self._widen(span, quote) for span in spans)
 
     def _widen(self, span: Span, quote: str) -> Span:
-        """Take in the punctuation the quote opens or closes with (a quote mark, a full stop)
-        when the article has it right there too: word matching alone leaves it out."""
-        start, end = span
-        quote = quote.strip().translate(_FOLD)
-        lead = len(quote) - len(quote.lstrip(_EDGE_PUNCTUATION))
-        if lead and self.text[max(0, start - lead) : start].translate(_FOLD) == quote[:lead]:
-            start -= lead
-        trail = len(quote) - len(quote.rstrip(_EDGE_PUNCTUATION))
-        if trail and self.text[end : end + trail].translate(_FOLD) == quote[len(quote) - trail :]:
-            end += trail
-        return start, end
+        """Take in the punctuation the quote opens or closes with (a quote mark, a full stop, a
+        dash) when the article has it right there too: word matching alone leaves it out."""
+        quote = quote.translate(_FOLD)
+        lead = quote[: len(quote) - len(quote.lstrip(_EDGE_PUNCTUATION))]
+        trail = quote[len(quote.rstrip(_EDGE_PUNCTUATION)) :]
+        return (
+            _reach(self.text, span[0], _marks(lead)[::-1], -1),
+            _reach(self.text, span[1], _marks(trail), 1),
+        )
 
     def _seeds(self, keys: list[str]) -> list[int]:
         """Where the quote would start in the article, voted by the word pairs the two share."""
@@ -231,29 +290,80 @@ class Aligner:
             seeds.append(max(run, key=votes.__getitem__))
         return seeds
 
-    def _fuzzy_at(self, keys: list[str], critical: set[int], origin: int) -> Span | None:
+    def _fuzzy_at(
+        self, keys: list[str], senses: list[Critical | None], origin: int
+    ) -> list[tuple[int, int]] | None:
+        """The (quote word, article word) pairs of an accepted alignment near `origin`."""
         slack = max(3, len(keys) // 3)
         pairs = self._matches(keys, origin - slack, origin + len(keys) + slack)
-        if pairs:
-            # LCS breaks ties arbitrarily, and in a wide window a tie can pick a far-off copy of
-            # a word; aligning again in the window the first pass found keeps the match compact.
-            pairs = self._matches(keys, pairs[0][1] - 2, pairs[-1][1] + 3)
         if len(pairs) < FUZZY_MIN_COVERAGE * len(keys):
             return None
         first, last = pairs[0][1], pairs[-1][1]
         if len(pairs) < FUZZY_MIN_DENSITY * (last - first + 1):
             return None
-        matched_quote = {q for q, _ in pairs}
-        # A name or a figure must be matched in place, not merely occur somewhere nearby.
-        if not critical <= matched_quote:
+        pairs = self._reach_variants(keys, senses, pairs)
+        first, last = pairs[0][1], pairs[-1][1]
+        # Sentinels: a quote's words before its first match or after its last face no article
+        # words, since the span ends at those matches.
+        bounds = [(-1, first - 1), *pairs, (len(keys), last + 1)]
+        if not all(self._gap_agrees(keys, senses, a, b) for a, b in pairwise(bounds)):
             return None
-        span_keys = self._keys[first : last + 1]
-        for index, key in enumerate(keys):
-            if index in matched_quote or key in _FUNCTION_WORDS:
-                continue
-            if not any(fuzz.ratio(key, other) >= FUZZY_VARIANT_RATIO for other in span_keys):
-                return None
-        return self._words[first].start, self._words[last].end
+        return pairs
+
+    def _gap_agrees(
+        self,
+        keys: list[str],
+        senses: list[Critical | None],
+        before: tuple[int, int],
+        after: tuple[int, int],
+    ) -> bool:
+        """Whether the quote's and the article's words between two matched pairs say the same:
+        the same critical words in the same order, and every other quote word a function word
+        or a variant of an article word right there, not anywhere in the span."""
+        quote_gap = range(before[0] + 1, after[0])
+        article_gap = self._keys[before[1] + 1 : after[1]]
+        if not quote_gap and not article_gap:
+            return True
+        quoted = [sense for sense in (senses[q] for q in quote_gap) if sense is not None]
+        if quoted != [sense for sense in map(critical, article_gap) if sense is not None]:
+            return False
+        return all(
+            senses[q] is not None
+            or keys[q] in _FUNCTION_WORDS
+            or any(_variant(keys[q], other) for other in article_gap)
+            for q in quote_gap
+        )
+
+    def _reach_variants(
+        self, keys: list[str], senses: list[Critical | None], pairs: list[tuple[int, int]]
+    ) -> list[tuple[int, int]]:
+        """`pairs` grown at either end by quote words whose article neighbour is a variant of
+        them (the same critical word, or a close variant of a word that is neither critical nor
+        a function word): a changed first or last word ("billions" for "billion") then falls
+        inside the span, not outside it."""
+
+        def alike(q: int, j: int) -> bool:
+            if keys[q] == self._keys[j]:
+                return True
+            found = critical(self._keys[j])
+            if senses[q] is not None:
+                return senses[q] == found
+            return (
+                found is None
+                and keys[q] not in _FUNCTION_WORDS
+                and _variant(keys[q], self._keys[j])
+            )
+
+        grown = list(pairs)
+        while grown[0][0] > 0 and grown[0][1] > 0 and alike(grown[0][0] - 1, grown[0][1] - 1):
+            grown.insert(0, (grown[0][0] - 1, grown[0][1] - 1))
+        while (
+            grown[-1][0] + 1 < len(keys)
+            and grown[-1][1] + 1 < len(self._keys)
+            and alike(grown[-1][0] + 1, grown[-1][1] + 1)
+        ):
+            grown.append((grown[-1][0] + 1, grown[-1][1] + 1))
+        return grown
 
     def _matches(self, keys: list[str], lo: int, hi: int) -> list[tuple[int, int]]:
         """(quote word, article word) pairs of the LCS of `keys` and article words [lo, hi)."""
@@ -265,6 +375,7 @@ class Aligner:
                 pairs.extend(
                     zip(quote_words, range(lo + op.dest_start, lo + op.dest_end), strict=True)
                 )
+        pairs = self._tighten(keys, pairs)
         # A lone match across a gap at either end is chance, not where the quote begins or ends;
         # the word it stood for may still match right next to the rest.
         while len(pairs) > 1 and _stray(pairs[0], pairs[1]):
@@ -283,6 +394,67 @@ class Aligner:
                 q, j = q + 1, j + 1
                 pairs.append((q, j))
         return pairs
+
+    def _tighten(self, keys: list[str], pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """The same matched quote words, at the article copies that make the span tightest.
+
+        LCS breaks ties arbitrarily: "He said he was" against "he said. He said he was" may
+        match its first two words to the first "he said". Each word moves to its last copy
+        before the next match (the start comes as close to the end as it can), then to its
+        first copy after the previous one (the end comes as close to that start as it can)."""
+        tight = list(pairs)
+        for i in range(len(tight) - 2, -1, -1):
+            q = tight[i][0]
+            copies = self._positions[keys[q]]
+            tight[i] = (q, copies[bisect_left(copies, tight[i + 1][1]) - 1])
+        for i in range(1, len(tight)):
+            q = tight[i][0]
+            copies = self._positions[keys[q]]
+            tight[i] = (q, copies[bisect_right(copies, tight[i - 1][1])])
+        return tight
+
+
+def _quote_sense(index: int, word: str) -> Critical | None:
+    """What a quote word must match in place, if anything (see the module docstring)."""
+    key = _key(word)
+    found = critical(key)
+    if found is not None:
+        return found
+    if any(c.isdigit() for c in word):
+        return Critical(Family.FIGURE, key)
+    if index > 0 and word[0].isupper():
+        return Critical(Family.NAME, key)
+    return None
+
+
+def _variant(key: str, other: str) -> bool:
+    """A changed ending or a typo; not a word turned into its opposite by a prefix."""
+    return fuzz.ratio(key, other) >= FUZZY_VARIANT_RATIO and not antonyms(key, other)
+
+
+def _marks(edge: str) -> str:
+    """The punctuation of a quote's edge, whitespace dropped and a run of dashes one mark."""
+    return _DASHES.sub("-", "".join(edge.split()))
+
+
+def _reach(text: str, at: int, marks: str, step: int) -> int:
+    """Where `text` stops having `marks` next to `at`, reading away from it by `step` (1 or -1)
+    and skipping whitespace: `at` itself unless every mark is there. A dash mark takes the
+    whole run of dashes ("--", "—")."""
+    ahead = 0 if step > 0 else -1  # the next character read is text[i + ahead]
+    i = at
+    for mark in marks:
+        while 0 <= i + ahead < len(text) and text[i + ahead].isspace():
+            i += step
+        taken = 0
+        while 0 <= i + ahead < len(text) and text[i + ahead].translate(_FOLD) == mark:
+            i += step
+            taken += 1
+            if mark != "-":
+                break
+        if not taken:
+            return at
+    return i
 
 
 def _stray(before: tuple[int, int], after: tuple[int, int]) -> bool:

@@ -10,6 +10,9 @@
   stable for one response and read in article order.
 - Links by the model's local refs become links by record id; a link to a record that does not
   exist is dropped with a warning.
+- A record whose every grounded quote lies inside `suspected` passages (`injection.suspect`:
+  text that reads like instructions to a model) is flagged with a warning; with
+  `drop_suspected`, it is dropped with one, before ids are given, so links to it are dropped too.
 
 Values (dates, money, actors) are left as the model wrote them: normalizing them is the next
 stage's job.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from attache.pipeline.chunk import Chunk
@@ -30,6 +34,7 @@ from attache.schemas import (
     ExtractionWarning,
     Link,
     RecordType,
+    SuspectedInjection,
     WarningCode,
 )
 from attache.schemas.records import RECORD_KINDS, Draft
@@ -78,6 +83,8 @@ def merge(
     types: frozenset[RecordType],
     *,
     keep_ungrounded: bool = False,
+    suspected: Sequence[SuspectedInjection] = (),
+    drop_suspected: bool = False,
 ) -> Merged:
     warnings: list[ExtractionWarning] = []
     entries: dict[str, _Entry] = {}
@@ -106,6 +113,9 @@ def merge(
                 entry = entries[key] = _Entry(draft.record_type, draft, evidence)
             entry.sources.append((index, draft))
 
+    # Dropped before ids are given: ids stay consecutive and links to a dropped record go too.
+    entries = _without_suspected(entries, suspected, warnings) if drop_suspected else entries
+
     ids: dict[tuple[int, str], str] = {}
     ordered: list[tuple[str, _Entry]] = []
     for kind in RECORD_KINDS:
@@ -131,7 +141,7 @@ def merge(
                 )
             )
         merged.append(MergedDraft(record_id, entry.draft, entry.evidence, links))
-    return Merged(drafts=merged, warnings=warnings)
+    return Merged(drafts=merged, warnings=warnings + _flag_suspected(merged, suspected))
 
 
 def _grounded_only(
@@ -156,6 +166,50 @@ def _grounded_only(
             )
         )
     return grounded
+
+
+def _without_suspected(
+    entries: dict[str, _Entry],
+    suspected: Sequence[SuspectedInjection],
+    warnings: list[ExtractionWarning],
+) -> dict[str, _Entry]:
+    kept: dict[str, _Entry] = {}
+    for key, entry in entries.items():
+        if not _only_in(entry.evidence, suspected):
+            kept[key] = entry
+            continue
+        warnings.append(
+            ExtractionWarning(
+                code=WarningCode.EVIDENCE_IN_SUSPECTED_INJECTION,
+                message=f"a {entry.record_type.value} was dropped: every quote of it lies in a "
+                "passage that reads like instructions to a model "
+                f"({entry.evidence[0].quote[:120]!r})",
+            )
+        )
+    return kept
+
+
+def _flag_suspected(
+    merged: list[MergedDraft], suspected: Sequence[SuspectedInjection]
+) -> list[ExtractionWarning]:
+    return [
+        ExtractionWarning(
+            code=WarningCode.EVIDENCE_IN_SUSPECTED_INJECTION,
+            message="every quote of this record lies in a passage that reads like instructions "
+            "to a model (suspected prompt injection); kept, flagged",
+            record_id=record.id,
+        )
+        for record in merged
+        if _only_in(record.evidence, suspected)
+    ]
+
+
+def _only_in(evidence: list[Evidence], suspected: Sequence[SuspectedInjection]) -> bool:
+    """True when the record has grounded quotes and each lies inside one suspected passage."""
+    spans = [(e.start, e.end) for e in evidence if e.start is not None and e.end is not None]
+    return bool(spans) and all(
+        any(p.start <= start and end <= p.end for p in suspected) for start, end in spans
+    )
 
 
 def _content_key(draft: Draft) -> str:

@@ -7,14 +7,14 @@ from collections import defaultdict
 import pytest
 
 from attache.evals.corpus import read_articles
-from attache.evals.grounding import NEGATIVE, Case, Kind, cases, correct
+from attache.evals.grounding import MEANING_CHANGED, NEGATIVE, Case, Kind, cases, correct
 from attache.pipeline.ground import Aligner
 
 STRICT = {
     Kind.VERBATIM, Kind.REFLOWED, Kind.TYPOGRAPHY, Kind.LOWERCASED, Kind.NO_PUNCTUATION,
     Kind.ELLIPSIS,
 }  # fmt: skip
-FUZZY_FLOOR = 0.98  # word dropped or inflected; measured 0.995 and 0.997 when this was written
+FUZZY_FLOOR = 0.99  # word dropped or inflected; measured 1.000 and 1.000 when this was written
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +38,19 @@ def test_suite_covers_every_kind(results: dict[Kind, list[tuple[Case, object]]])
     assert all(len(found) >= 70 for found in results.values())
 
 
-@pytest.mark.parametrize("kind", sorted(NEGATIVE))
+@pytest.mark.parametrize("kind", sorted(NEGATIVE - MEANING_CHANGED))
 def test_changed_names_figures_and_foreign_quotes_never_align(
     kind: Kind, results: dict[Kind, list[tuple[Case, tuple[int, int] | None]]]
 ) -> None:
+    wrong = [case.quote for case, span in results[kind] if span is not None]
+    assert wrong == []
+
+
+@pytest.mark.parametrize("kind", sorted(MEANING_CHANGED))
+def test_a_changed_meaning_never_aligns_though_every_name_and_figure_is_kept(
+    kind: Kind, results: dict[Kind, list[tuple[Case, tuple[int, int] | None]]]
+) -> None:
+    """A negation, an antonym prefix, a magnitude, a direction or a role qualifier changed."""
     wrong = [case.quote for case, span in results[kind] if span is not None]
     assert wrong == []
 

@@ -126,7 +126,11 @@ def test_compare_gates_on_a_drop(tmp_path: Path) -> None:
     }  # fmt: skip
     worse = json.loads(json.dumps(metrics))
     worse["records"]["micro"]["f1"] = 0.80
-    for name, value in (("a.json", metrics), ("same.json", metrics), ("worse.json", worse)):
+    unmeasured = json.loads(json.dumps(metrics))
+    unmeasured["status_accuracy"] = None
+    files = (("a.json", metrics), ("same.json", metrics), ("worse.json", worse),
+             ("unmeasured.json", unmeasured))  # fmt: skip
+    for name, value in files:
         (tmp_path / name).write_text(json.dumps({"meta": {}, "metrics": value}))
 
     def compare(candidate: str, threshold: str) -> Any:
@@ -140,9 +144,35 @@ def test_compare_gates_on_a_drop(tmp_path: Path) -> None:
     assert dropped.exit_code == ExitCode.METRIC_DROPPED
     assert "records.micro.f1" in dropped.stderr
     assert compare("worse.json", "0.1").exit_code == 0
+    gone = compare("unmeasured.json", "0.1")
+    assert gone.exit_code == ExitCode.METRIC_DROPPED
+    assert "status_accuracy" in gone.stderr
 
 
 def test_eval_run_without_a_model_exits_4(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["eval", "run", "--out", str(tmp_path), "--no-progress"])
     assert result.exit_code == 4
     assert "model" in result.stderr
+
+
+def test_a_run_with_failed_articles_exits_7_and_counts_them_as_misses(
+    tmp_path: Path, few: Path
+) -> None:
+    recording = tmp_path / "recording"
+    fixtures = fixtures_in(few)
+    write_synthetic_recording(recording, fixtures)
+    # One article's recorded answer is a refusal (not retried): that article fails, the run goes on.
+    broken = recording / f"{fixtures[0].article_id}.jsonl"
+    answer = json.loads(broken.read_text(encoding="utf-8").splitlines()[0])
+    answer.update(status=400, body=json.dumps({"error": {"message": "boom"}}))
+    broken.write_text(json.dumps(answer) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        main,
+        ["eval", "run", "--fixtures", str(few), "--replay", str(recording), "--out",
+         str(tmp_path / "out"), "--no-progress"],
+    )  # fmt: skip
+    assert result.exit_code == ExitCode.ARTICLES_FAILED, result.output
+    assert "1 article(s) failed" in result.stderr
+    metrics = json.loads((tmp_path / "out" / "results.json").read_text())["metrics"]
+    assert metrics["failed_articles"] == 1
+    assert metrics["records"]["micro"]["recall"] < 1.0

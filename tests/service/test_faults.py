@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import httpx
@@ -123,6 +124,32 @@ async def test_rate_limit_after_sdk_retries_is_503_with_upstream_retry_after(
     assert route.call_count == retries + 1
 
 
+@pytest.mark.parametrize(
+    ("status", "retry_after", "deadline_s"),
+    [(429, "100", 30.0), (429, "20", 10.0), (503, "45", 30.0), (503, "120", 300.0)],
+)
+async def test_an_upstream_asking_for_more_time_than_is_left_is_answered_at_once(
+    status: int,
+    retry_after: str,
+    deadline_s: float,
+    make_settings: SettingsFactory,
+    upstream: respx.MockRouter,
+) -> None:
+    route = upstream.post(COMPLETIONS).mock(
+        return_value=error(status, "later", **{"retry-after": retry_after})
+    )
+    started = time.monotonic()
+    response = await extract(
+        make_settings(upstream_retries=2, deadline_s=deadline_s), "An article."
+    )
+    # No wait and no retry: the caller hears when to come back, now, not a 504 at the deadline.
+    assert time.monotonic() - started < 5
+    assert response.status_code == 503
+    assert problem_type(response) == "upstream-rate-limited"
+    assert response.headers["retry-after"] == retry_after
+    assert route.call_count == 1
+
+
 async def test_rate_limit_without_retry_after_uses_the_configured_one(
     make_settings: SettingsFactory, upstream: respx.MockRouter
 ) -> None:
@@ -196,18 +223,31 @@ async def test_fault_bound_multiplies_reasks_by_sdk_retries(
     response = await extract(make_settings(reasks=1, upstream_retries=1), "An article.")
     assert response.status_code == 502
     assert problem_type(response) == "invalid-model-output"
+    # A short list of field paths and reasons on one line, not a library's dump.
+    detail = response.json()["detail"]
+    assert "invitations.0.status: Field required" in detail
+    assert "\n" not in detail
+    assert "<" not in detail
+    assert len(detail) < 600
     assert route.call_count == (1 + 1) * (1 + 1)
 
 
 @pytest.mark.parametrize("status", [401, 403, 404])
-async def test_client_errors_upstream_are_not_retried(
-    status: int, settings: Settings, upstream: respx.MockRouter
+async def test_client_errors_upstream_are_not_retried_and_their_words_stay_in_the_logs(
+    status: int,
+    settings: Settings,
+    upstream: respx.MockRouter,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    route = upstream.post(COMPLETIONS).mock(return_value=error(status, "no such model"))
+    leak = "Incorrect API key provided: sk-proj-****Xq9Z for org-acme-finance"
+    route = upstream.post(COMPLETIONS).mock(return_value=error(status, leak))
     response = await extract(settings, "An article.")
     assert response.status_code == 502
     assert problem_type(response) == "upstream-rejected"
-    assert "no such model" in response.json()["detail"]
+    assert "sk-proj" not in response.text
+    assert "org-acme" not in response.text
+    assert f"HTTP {status}" in response.json()["detail"]
+    assert "sk-proj-****Xq9Z" in capsys.readouterr().err  # the operator still learns why
     assert route.call_count == 1
 
 

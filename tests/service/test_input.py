@@ -114,6 +114,15 @@ CASES: list[tuple[str, dict[str, Any], int, str]] = [
         400,
         "invalid-request",
     ),
+    (
+        "json nested 1000 deep",
+        {
+            "content": b'{"text": "a", "id": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+            "headers": {"Content-Type": "application/json"},
+        },
+        400,
+        "malformed-json",
+    ),
     ("token budget", {"json": {"text": "word " * 900}}, 413, "token-budget-exceeded"),
     (
         "body too large",
@@ -159,6 +168,53 @@ async def test_bad_input_is_a_precise_problem(
     assert problem["title"]
     assert problem["detail"]
     assert not no_upstream.calls
+
+
+PLAIN = {"Content-Type": "text/plain"}
+
+
+@pytest.mark.parametrize(
+    ("query", "kwargs", "reason"),
+    [
+        ("?id=a", {"json": {"text": "An article."}}, "query parameters are for text/plain"),
+        ("?id=a&id=b", {"content": b"Talks.", "headers": PLAIN}, "given 2 times"),
+        ("?published_at=2026-01-01&published_at=2026-01-02", {"content": b"Talks.",
+         "headers": PLAIN}, "given 2 times"),
+        ("?id=%zz", {"content": b"Talks.", "headers": PLAIN}, "malformed percent-escape"),
+        ("?id=100%", {"content": b"Talks.", "headers": PLAIN}, "malformed percent-escape"),
+        ("?id=%ff%fe", {"content": b"Talks.", "headers": PLAIN}, "not UTF-8"),
+    ],
+    ids=["json with query", "repeated id", "repeated date", "bad escape", "bare percent",
+         "not utf-8"],
+)  # fmt: skip
+async def test_a_query_string_that_cannot_mean_one_thing_is_refused(
+    query: str,
+    kwargs: dict[str, Any],
+    reason: str,
+    make_settings: SettingsFactory,
+    no_upstream: respx.MockRouter,
+) -> None:
+    async with AsyncTestClient(app=create_app(make_settings())) as client:
+        response = await client.post(f"/v1/extractions{query}", **kwargs)
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == "urn:attache:problem:invalid-request"
+    assert reason in response.json()["detail"]
+
+
+async def test_validation_titles_are_stable_and_never_echo_the_url(
+    make_settings: SettingsFactory, no_upstream: respx.MockRouter
+) -> None:
+    async with AsyncTestClient(app=create_app(make_settings())) as client:
+        response = await client.post(
+            "/v1/extractions?published_at=soon&id=secret-looking-value",
+            content=b"Talks.",
+            headers=PLAIN,
+        )
+    problem = response.json()
+    assert response.status_code == 400
+    assert problem["title"] == "Invalid request"
+    assert "secret-looking-value" not in problem["title"] + problem["detail"]
+    assert {e["key"].split(".")[0] for e in problem["errors"]} == {"published_at"}
 
 
 async def test_plain_text_in_a_declared_charset_is_decoded(

@@ -31,9 +31,12 @@ async def test_request_id_is_echoed_or_made_and_names_the_problem(
 
 
 def metric(text: str, name: str) -> float:
+    """The sum of every sample of `name` (a metric, or a metric and the start of its labels)."""
     total = 0.0
     for line in text.splitlines():
-        if line.startswith((name + " ", name + "{")):
+        if line.startswith((name + " ", name + "{")) or (
+            name.endswith(",") and line.startswith(name)
+        ):
             total += float(line.rsplit(" ", 1)[1])
     return total
 
@@ -93,3 +96,31 @@ def test_admission_sheds_past_its_limit_and_frees_slots_on_error() -> None:
     with pytest.raises(RuntimeError), admission.slot():
         raise RuntimeError
     assert admission.in_flight == 0
+
+
+async def test_every_refusal_carries_its_request_id_and_counts_by_its_real_status(
+    make_settings: SettingsFactory, make_server: ServerFactory
+) -> None:
+    keys = "metrics-key-000000001"
+    app = create_app(make_settings(), make_server(api_keys=keys, rate_limit_per_minute=1))
+    key = {"X-API-Key": keys}
+    async with AsyncTestClient(app=app) as client:
+        before = (await client.get("/metrics", headers=key)).text
+        refusals = {
+            401: await client.get("/schema/openapi.json"),
+            404: await client.get("/no/such/route", headers=key),
+            405: await client.delete("/v1/extractions", headers=key),
+        }
+        await client.get("/schema/openapi.json", headers=key)
+        refusals[429] = await client.get("/schema/openapi.json", headers=key)
+        after = (await client.get("/metrics", headers=key)).text
+    for status, response in refusals.items():
+        assert response.status_code == status
+        request_id = response.headers["x-request-id"]
+        assert response.json()["instance"] == f"urn:attache:request:{request_id}"
+        counted = f'attache_requests_total{{method="{response.request.method}",'
+        grew = metric(after, counted) - metric(before, counted)
+        assert grew >= 1, status
+    for status in (401, 404, 405, 429):
+        assert f'status_code="{status}"' in after, status
+    assert 'path="unmatched",status_code="404"' in after

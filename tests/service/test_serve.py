@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -18,8 +19,21 @@ from tests.fake_upstream import fake_upstream, free_port
 from tests.fakes import MODEL, completion
 
 
+@dataclass
+class Served:
+    url: str
+    received: list[dict[str, Any]]
+    process: subprocess.Popen[bytes]
+
+    def logs(self) -> str:
+        """Stop the service; what it wrote on stderr."""
+        self.process.terminate()
+        _, stderr = self.process.communicate(timeout=10)
+        return stderr.decode()
+
+
 @pytest.fixture
-def served(board_of_peace_answer: dict[str, Any]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+def served(board_of_peace_answer: dict[str, Any]) -> Iterator[Served]:
     with fake_upstream(lambda _body: completion(board_of_peace_answer)) as (base_url, received):
         port = free_port()
         env = {
@@ -37,10 +51,10 @@ def served(board_of_peace_answer: dict[str, Any]) -> Iterator[tuple[str, list[di
         url = f"http://127.0.0.1:{port}"
         try:
             _wait_until_up(url, process)
-            yield url, received
+            yield Served(url, received, process)
         finally:
             process.terminate()
-            process.wait(timeout=10)
+            process.communicate(timeout=10)
 
 
 def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
@@ -59,9 +73,9 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 def test_served_api_extracts_from_an_openai_compatible_endpoint(
-    served: tuple[str, list[dict[str, Any]]], board_of_peace: Article
+    served: Served, board_of_peace: Article
 ) -> None:
-    url, received = served
+    url, received = served.url, served.received
     assert httpx.get(f"{url}/ready").json()["model"] == MODEL
     response = httpx.post(
         f"{url}/v1/extractions",
@@ -75,3 +89,17 @@ def test_served_api_extracts_from_an_openai_compatible_endpoint(
     assert body.usage.upstream_calls == 1
     assert len(received) == 1
     assert received[0]["model"] == MODEL
+
+
+def test_access_logs_never_hold_a_query_string(served: Served) -> None:
+    assert httpx.get(f"{served.url}/health?api_key=sk-live-topsecret").status_code == 200
+    refused = httpx.post(
+        f"{served.url}/v1/extractions?token=sk-live-alsosecret",
+        content=b"Talks.",
+        headers={"Content-Type": "text/plain"},
+    )
+    assert refused.status_code == 400
+    logs = served.logs()
+    assert "/health?<redacted>" in logs  # the request is logged, its query string is not
+    assert "topsecret" not in logs
+    assert "alsosecret" not in logs
