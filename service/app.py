@@ -175,3 +175,9 @@ def _state_closed_bodies(app: Litestar) -> None:
     schemas = components.schemas if components is not None else None
     if schemas is not None and "ExtractionRequest" in schemas:
         schemas["ExtractionRequest"].additional_properties = False
+
+
+def app_from_environment() -> Litestar:
+    """The app of one `attache serve --workers N` process: settings from the environment and
+    `.env`, as the command line reads them."""
+    return create_app(Settings.from_env_file(), ServerSettings.from_env_file())

@@ -22,6 +22,7 @@ import asyncio
 import importlib
 import json
 import logging
+import os
 import sys
 from typing import IO, Any, TypeVar
 
@@ -90,7 +91,12 @@ def main() -> None:
 @main.command()
 @click.option("--host", help="Bind address [default: ATTACHE_HOST or 127.0.0.1].")
 @click.option("--port", type=int, help="Port [default: ATTACHE_PORT or 8000].")
-def serve(host: str | None, port: int | None) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    help="Processes serving the port [default: ATTACHE_WORKERS or the CPU count].",
+)
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Run the HTTP API."""
     import uvicorn  # noqa: PLC0415 - the HTTP stack loads only to serve
 
@@ -98,10 +104,23 @@ def serve(host: str | None, port: int | None) -> None:
 
     settings = load_settings(Settings)
     # The flags are settings too: --host 0.0.0.0 with no keys must fail as the variable would.
-    flags = {name: value for name, value in (("host", host), ("port", port)) if value}
+    flags = {
+        name: value
+        for name, value in (("host", host), ("port", port), ("workers", workers))
+        if value
+    }
     server = load_settings(ServerSettings, **flags)
+    processes = server.workers or os.cpu_count() or 1
+    if processes == 1:
+        app: Any = create_app(settings, server)
+    else:
+        # Each worker process builds its own app from the same environment, flags included.
+        os.environ.update({f"ATTACHE_{k.upper()}": str(v) for k, v in flags.items()})
+        app = "attache.app:app_from_environment"
     uvicorn.run(
-        create_app(settings, server),
+        app,
+        factory=processes > 1,
+        workers=processes,
         host=server.host,
         port=server.port,
         log_config=None,  # create_app set up JSON logging; uvicorn's own would replace it

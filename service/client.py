@@ -15,12 +15,19 @@ time on top of that.
 
 Usage is counted here from every completion received, re-asks included, and HTTP requests from
 the transport's own event hook, so SDK retries are counted too.
+
+What cannot change between calls is done once, not per call (it was most of our CPU): the
+draft model is wrapped for instructor once (`_RESPONSE_MODEL`), so instructor's per-class
+schema cache holds; its JSON schema is built once (`_json_schema_once`); and a model class is
+walked for async validators once (`_walk_once`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
+import json
 import logging
 import math
 import time
@@ -35,8 +42,10 @@ import instructor
 import openai
 from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
 from instructor.core.hooks import HookName, Hooks
+from instructor.v2.core import patch as instructor_patch
+from instructor.v2.validation import async_validators
 from openai.types.chat import ChatCompletionMessageParam
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from attache.errors import (
     AttacheError,
@@ -68,6 +77,57 @@ _MODE_WORDS: dict[ModelMode, tuple[str, ...]] = {
     ModelMode.MD_JSON: (),
 }
 _UPSTREAM_MESSAGE_CHARS = 300
+
+# instructor wraps a plain pydantic model in a fresh ResponseSchema subclass on every call, and
+# its schema cache is per class: every call rebuilt the JSON schema and the tool definition.
+# Handed a model that is already wrapped, it uses it as it is.
+_RESPONSE_MODEL: type[ExtractionDraft] = instructor.response_schema(ExtractionDraft)
+
+
+def _json_schema_once(model: type[BaseModel]) -> None:
+    """Give `model` a `model_json_schema` that builds each variant once: pydantic rebuilds it on
+    every call, and instructor's JSON modes ask for it on every request."""
+    original = model.model_json_schema
+    built: dict[Any, str] = {}
+
+    def model_json_schema(_cls: type[BaseModel], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        key = (args, tuple(sorted(kwargs.items())))
+        if key not in built:
+            built[key] = json.dumps(original(*args, **kwargs))
+        # A fresh copy each time: callers add to what they are given.
+        schema: dict[str, Any] = json.loads(built[key])
+        return schema
+
+    model.model_json_schema = classmethod(model_json_schema)  # type: ignore[method-assign, assignment]
+
+
+_json_schema_once(_RESPONSE_MODEL)
+
+
+def _walk_once() -> None:
+    """Make instructor's check for async validators walk each model class once, not 7 times a
+    call: a class's validators cannot change, and the walk visits every member of every class
+    the model reaches. The check still runs, and still refuses, the first time."""
+    original = async_validators.reject_async_validators
+    if getattr(original, "attache_walks_once", False):
+        return
+    checked: set[type] = set()
+
+    @functools.wraps(original)
+    def once(response_model: Any) -> None:
+        if isinstance(response_model, type) and response_model in checked:
+            return
+        original(response_model)
+        if isinstance(response_model, type):
+            checked.add(response_model)
+
+    once.attache_walks_once = True  # type: ignore[attr-defined]
+    # patch.py imported the function by name; the others import the module's at call time.
+    async_validators.reject_async_validators = once
+    instructor_patch.reject_async_validators = once  # type: ignore[attr-defined]
+
+
+_walk_once()
 
 logger = logging.getLogger("attache.upstream")
 
@@ -187,7 +247,7 @@ class ModelClient:
         try:
             draft: ExtractionDraft = await self._instructor.create(
                 model=self.model,
-                response_model=ExtractionDraft,
+                response_model=_RESPONSE_MODEL,
                 messages=messages,
                 max_retries=self._settings.reasks,
                 # No `context=`: instructor would render the messages, article and all, as Jinja

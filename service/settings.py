@@ -225,6 +225,11 @@ class ServerSettings(_FromEnvironment):
     port: Annotated[int, Field(ge=1, le=65535)] = Field(
         default=8000, description="`attache serve` port."
     )
+    workers: Annotated[int, Field(ge=1, le=256)] | None = Field(
+        default=None,
+        description="`attache serve` processes; unset: the CPU count. Every limit kept in "
+        "memory (concurrent extractions, rate limits, failed keys) is per process.",
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 import respx
 from litestar import Litestar
@@ -19,6 +20,11 @@ from attache.settings import ServerSettings, Settings
 from tests.fakes import BASE_URL, COMPLETIONS, MODEL, ok
 
 DATA = Path(__file__).parent / "data"
+
+# No test asserts a timing: hypothesis's per-example deadline would fail a slow first example
+# (cold caches, a busy CI machine) as "flaky", not a wrong one.
+hypothesis.settings.register_profile("attache", deadline=None)
+hypothesis.settings.load_profile("attache")
 
 SettingsFactory = Callable[..., Settings]
 ServerFactory = Callable[..., ServerSettings]

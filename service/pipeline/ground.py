@@ -55,8 +55,9 @@ import string
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
-from itertools import pairwise
+from functools import cached_property
+from itertools import accumulate, count, pairwise
+from operator import add
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import LCSseq
@@ -81,11 +82,13 @@ _FOLD = str.maketrans(
     }
 )
 _SPACE = re.compile(r"\s+")
+_LONG_SPACE = re.compile(r"\s\s+")
 _SENTENCE_END = re.compile(r"[.!?;:\n]")
 _EDGE_PUNCTUATION = "\"'()[].,;:!?-" + string.whitespace
 _DASHES = re.compile(r"-+")
 # A word, or a number with its thousands separators and decimals kept whole ("55,000" == "55000").
 _WORD = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\w+")
+_WORD_SPLIT = re.compile(f"({_WORD.pattern})")
 _ELLIPSIS = re.compile(r"\s*(?:\[\s*(?:\.\.\.|\u2026)\s*\]|\.\.\.|\u2026)\s*")
 # Words a model may drop or swap without changing what a quote attests.
 _FUNCTION_WORDS = frozenset({
@@ -96,38 +99,64 @@ _FUNCTION_WORDS = frozenset({
 })  # fmt: skip
 
 
-@dataclass(frozen=True)
-class _Word:
-    key: str  # case-folded
-    start: int
-    end: int
-
-
 def _key(word: str) -> str:
     return word.replace(",", "").casefold()
 
 
-def _fold_char(char: str) -> str:
-    lower = char.casefold()
-    # Keep a 1:1 character mapping: a few characters case-fold to two ("ß" -> "ss").
-    return lower if len(lower) == 1 else char
+def _caseless(folded: str) -> str:
+    """`folded` case-folded character by character, keeping a 1:1 mapping: the few characters
+    that case-fold to two ("ß" -> "ss") stay as they are."""
+    lower = folded.casefold()
+    if len(lower) == len(folded):  # no character grew, so each folded to exactly one
+        return lower
+    return "".join(c if len(c.casefold()) > 1 else c.casefold() for c in folded)
 
 
 class Aligner:
-    """Aligns quotes against one article; build once per article, then call per record."""
+    """Aligns quotes against one article; build once per article, then call per record.
+
+    The article's folded forms and words are derived on first use: a verbatim quote needs
+    neither, and an article whose quotes all occur verbatim never pays for them.
+    """
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self._folded, self._origin = _fold(text)
-        self._caseless = "".join(map(_fold_char, self._folded))
-        self._words = [_Word(_key(m.group()), m.start(), m.end()) for m in _WORD.finditer(text)]
-        self._keys = [w.key for w in self._words]
-        self._ends = [w.end for w in self._words]
-        self._positions: dict[str, list[int]] = {}
-        for index, key in enumerate(self._keys):
-            self._positions.setdefault(key, []).append(index)
         # The re-ask check and the merge stage both ask about the same quotes.
         self._found: dict[str, tuple[Alignment, list[Span]]] = {}
+
+    @cached_property
+    def _folded(self) -> str:
+        return " ".join(self.text.translate(_FOLD).split())
+
+    @cached_property
+    def _caseless(self) -> str:
+        return _caseless(self._folded)
+
+    @cached_property
+    def _widened(self) -> tuple[list[int], list[int]]:
+        """Where the whitespace runs longer than one character fall in `_folded`, and the
+        characters folded away up to and including each: enough to map a folded index back."""
+        lead = len(self.text) - len(self.text.lstrip())
+        at: list[int] = []
+        dropped = [lead]
+        for run in _LONG_SPACE.finditer(self.text, lead):
+            at.append(run.start() - dropped[-1])
+            dropped.append(dropped[-1] + len(run.group()) - 1)
+        return at, dropped
+
+    def _origin(self, index: int) -> int:
+        """The index in `text` of the character at `index` in `_folded` (or `_caseless`); a
+        space there stands for a whitespace run, and maps to the run's first character."""
+        at, dropped = self._widened
+        return index + dropped[bisect_left(at, index)]
+
+    @cached_property
+    def _words(self) -> _Words:
+        return _Words(self.text)
+
+    @property
+    def _keys(self) -> list[str]:
+        return self._words.keys
 
     def align(
         self, quote: str, *, window: Span | None = None, anchor: int | None = None
@@ -189,24 +218,24 @@ class Aligner:
         return inside_start or inside_end
 
     def _after_a_qualifier(self, span: Span) -> bool:
-        before = bisect_right(self._ends, span[0]) - 1
+        words = self._words
+        before = bisect_right(words.ends, span[0]) - 1
         if before < 0:
             return False
-        word = self._words[before]
-        if _SENTENCE_END.search(self.text, word.end, span[0]):
+        if _SENTENCE_END.search(self.text, words.ends[before], span[0]):
             return False
-        found = critical(word.key)
+        found = critical(words.keys[before])
         return found is not None and found.family in {Family.NEGATION, Family.ROLE}
 
     def _normalized(self, quote: str) -> list[Span]:
         folded = _SPACE.sub(" ", quote.translate(_FOLD)).strip()
         for haystack, needle in (
             (self._folded, folded),
-            (self._caseless, "".join(map(_fold_char, folded))),
+            (self._caseless, _caseless(folded)),
         ):
             hits = _all(haystack, needle)
             if hits:
-                return [(self._origin[a], self._origin[b - 1] + 1) for a, b in hits]
+                return [(self._origin(a), self._origin(b - 1) + 1) for a, b in hits]
         return [
             self._widen(s, quote) for s in self._word_run([_key(w) for w in _WORD.findall(quote)])
         ]
@@ -214,12 +243,8 @@ class Aligner:
     def _word_run(self, keys: list[str]) -> list[Span]:
         if not keys:
             return []
-        n = len(keys)
-        return [
-            (self._words[i].start, self._words[i + n - 1].end)
-            for i in self._positions.get(keys[0], [])
-            if self._keys[i : i + n] == keys
-        ]
+        words = self._words
+        return [(words.starts[i], words.ends[i + len(keys) - 1]) for i in words.find(keys)]
 
     def _joined(self, pieces: list[str]) -> list[Span]:
         # By end: copies of the first piece come in article order, so a later copy that leads
@@ -249,8 +274,8 @@ class Aligner:
         for origin in self._seeds(keys):
             pairs = self._fuzzy_at(keys, senses, origin)
             if pairs:
-                first, last = self._words[pairs[0][1]], self._words[pairs[-1][1]]
-                found.append((len(pairs), (first.start, last.end)))
+                span = (self._words.starts[pairs[0][1]], self._words.ends[pairs[-1][1]])
+                found.append((len(pairs), span))
         # Seeds near one occurrence can each reach it, one matching fewer of the quote's words;
         # of overlapping spans the one that matches most, then the tightest, stands for it.
         spans: list[Span] = []
@@ -273,10 +298,9 @@ class Aligner:
     def _seeds(self, keys: list[str]) -> list[int]:
         """Where the quote would start in the article, voted by the word pairs the two share."""
         votes: Counter[int] = Counter()
-        for i in range(len(keys) - 1):
-            for j in self._positions.get(keys[i], []):
-                if j + 1 < len(self._keys) and self._keys[j + 1] == keys[i + 1]:
-                    votes[j - i] += 1
+        for i, pair in enumerate(pairwise(keys)):
+            for j in self._words.find(pair):
+                votes[j - i] += 1
         # Nearby origins are one alignment seen through a dropped or added word: keep the
         # best-supported origin of each run.
         seeds: list[int] = []
@@ -295,7 +319,14 @@ class Aligner:
     ) -> list[tuple[int, int]] | None:
         """The (quote word, article word) pairs of an accepted alignment near `origin`."""
         slack = max(3, len(keys) // 3)
-        pairs = self._matches(keys, origin - slack, origin + len(keys) + slack)
+        lo, hi = origin - slack, origin + len(keys) + slack
+        # `_matches` only extends the LCS of the window by words next to it, at most one per
+        # quote word: its pairs are a common subsequence of the quote and the window widened by
+        # the quote's length, so the LCS of those two, cheap to compute, bounds their number.
+        reach = self._keys[max(0, lo - len(keys)) : hi + len(keys)]
+        if LCSseq.similarity(keys, reach) < FUZZY_MIN_COVERAGE * len(keys):
+            return None
+        pairs = self._matches(keys, lo, hi)
         if len(pairs) < FUZZY_MIN_COVERAGE * len(keys):
             return None
         first, last = pairs[0][1], pairs[-1][1]
@@ -402,16 +433,50 @@ class Aligner:
         match its first two words to the first "he said". Each word moves to its last copy
         before the next match (the start comes as close to the end as it can), then to its
         first copy after the previous one (the end comes as close to that start as it can)."""
+        words = self._words
         tight = list(pairs)
         for i in range(len(tight) - 2, -1, -1):
             q = tight[i][0]
-            copies = self._positions[keys[q]]
-            tight[i] = (q, copies[bisect_left(copies, tight[i + 1][1]) - 1])
+            tight[i] = (q, words.last_before(keys[q], tight[i + 1][1]))
         for i in range(1, len(tight)):
             q = tight[i][0]
-            copies = self._positions[keys[q]]
-            tight[i] = (q, copies[bisect_right(copies, tight[i - 1][1])])
+            tight[i] = (q, words.first_after(keys[q], tight[i - 1][1]))
         return tight
+
+
+class _Words:
+    """An article's words, and their keys strung together between NULs ("\0said\0the\0"),
+    which no key contains: finding a run of words, or the copy of one nearest a place, is then
+    a substring search, with no index of the article's words to build first."""
+
+    def __init__(self, text: str) -> None:
+        pieces = _WORD_SPLIT.split(text)  # separators and words, alternating
+        bounds = list(accumulate(map(len, pieces)))
+        words = pieces[1::2]
+        self.keys = "\0".join(words).replace(",", "").casefold().split("\0") if words else []
+        self.starts = bounds[0::2][: len(words)]
+        self.ends = bounds[1::2]
+        self._line = "\0" + "\0".join(self.keys) + "\0"
+        # Where each key's leading NUL is in `_line`, and the final NUL last.
+        self._at = list(map(add, accumulate(map(len, self.keys), initial=0), count()))
+
+    def find(self, keys: Sequence[str]) -> list[int]:
+        """Every index where the words `keys` run in this order, overlapping runs included."""
+        needle = "\0" + "\0".join(keys) + "\0"
+        found: list[int] = []
+        at = self._line.find(needle)
+        while at >= 0:
+            found.append(bisect_left(self._at, at))
+            at = self._line.find(needle, at + 1)
+        return found
+
+    def last_before(self, key: str, index: int) -> int:
+        """The index of the last copy of `key` before word `index` (there must be one)."""
+        return bisect_left(self._at, self._line.rfind(f"\0{key}\0", 0, self._at[index] + 1))
+
+    def first_after(self, key: str, index: int) -> int:
+        """The index of the first copy of `key` after word `index` (there must be one)."""
+        return bisect_left(self._at, self._line.find(f"\0{key}\0", self._at[index + 1]))
 
 
 def _quote_sense(index: int, word: str) -> Critical | None:
@@ -502,21 +567,3 @@ def _choose(spans: list[Span], window: Span | None, anchor: int | None) -> Span:
         if inside:
             return inside[0]
     return spans[0]
-
-
-def _fold(text: str) -> tuple[str, list[int]]:
-    """Fold `text` and record, for each folded character, its index in `text`."""
-    folded: list[str] = []
-    origin: list[int] = []
-    for match in re.finditer(r"\s+|\S+", text):
-        if match.group().isspace():
-            if folded:  # leading whitespace folds away entirely
-                folded.append(" ")
-                origin.append(match.start())
-            continue
-        folded.extend(match.group().translate(_FOLD))
-        origin.extend(range(match.start(), match.end()))
-    if folded and folded[-1] == " ":
-        folded.pop()
-        origin.pop()
-    return "".join(folded), origin

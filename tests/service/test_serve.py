@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,6 +25,7 @@ class Served:
     url: str
     received: list[dict[str, Any]]
     process: subprocess.Popen[bytes]
+    workers: int
 
     def logs(self) -> str:
         """Stop the service; what it wrote on stderr."""
@@ -32,8 +34,10 @@ class Served:
         return stderr.decode()
 
 
-@pytest.fixture
-def served(board_of_peace_answer: dict[str, Any]) -> Iterator[Served]:
+@pytest.fixture(params=[1, 2], ids=["1 worker", "2 workers"])
+def served(
+    request: pytest.FixtureRequest, board_of_peace_answer: dict[str, Any]
+) -> Iterator[Served]:
     with fake_upstream(lambda _body: completion(board_of_peace_answer)) as (base_url, received):
         port = free_port()
         env = {
@@ -42,8 +46,8 @@ def served(board_of_peace_answer: dict[str, Any]) -> Iterator[Served]:
             "ATTACHE_MODEL": MODEL,
             "ATTACHE_PORT": str(port),
         }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "attache", "serve"],
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and command
+            [sys.executable, "-m", "attache", "serve", "--workers", str(request.param)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -51,7 +55,7 @@ def served(board_of_peace_answer: dict[str, Any]) -> Iterator[Served]:
         url = f"http://127.0.0.1:{port}"
         try:
             _wait_until_up(url, process)
-            yield Served(url, received, process)
+            yield Served(url, received, process, request.param)
         finally:
             process.terminate()
             process.communicate(timeout=10)
@@ -103,3 +107,25 @@ def test_access_logs_never_hold_a_query_string(served: Served) -> None:
     assert "/health?<redacted>" in logs  # the request is logged, its query string is not
     assert "topsecret" not in logs
     assert "alsosecret" not in logs
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_workers_are_processes_that_each_serve(served: Served, board_of_peace: Article) -> None:
+    # One process serves alone; N workers are N child processes of the supervisor.
+    assert len(_children(served.process.pid)) >= (served.workers if served.workers > 1 else 0)
+    for _ in range(4):
+        response = httpx.post(
+            f"{served.url}/v1/extractions", json={"text": board_of_peace.text}, timeout=30
+        )
+        assert response.status_code == 200, response.text

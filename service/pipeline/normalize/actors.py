@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import pycountry
 
@@ -50,8 +51,14 @@ def country_code(name: str) -> str | None:
     key = _key(name)
     if key in _NEWS_NAMES:
         return _NEWS_NAMES[key]
+    return _iso_code(name.strip().lower())
+
+
+@lru_cache(maxsize=1024)
+def _iso_code(name: str) -> str | None:
+    # pycountry scans every country's names for one its indexes miss: cache the answer.
     try:
-        country = pycountry.countries.lookup(name.strip())
+        country = pycountry.countries.lookup(name)
     except LookupError:
         return None
     code: str = country.alpha_2
@@ -117,28 +124,22 @@ class Registry:
             placed[id(mention)] = key
         self._join_surnames_and_roles(groups, placed)
 
-        ids: dict[str, str] = {}
-        actors: list[CanonicalActor] = []
+        resolved: dict[str, CanonicalActor] = {}
         for key in dict.fromkeys(placed.values()):
             group = groups[key]
-            ids[key] = f"act-{len(actors) + 1}"
-            actors.append(
-                CanonicalActor(
-                    id=ids[key],
-                    canonical_name=group.canonical_name,
-                    kind=group.kind,
-                    country=group.country,
-                    names=list(dict.fromkeys(m.name for m in group.mentions)),
-                    roles=list(dict.fromkeys(m.role for m in group.mentions if m.role)),
-                )
+            resolved[key] = CanonicalActor(
+                id=f"act-{len(resolved) + 1}",
+                canonical_name=group.canonical_name,
+                kind=group.kind,
+                country=group.country,
+                names=list(dict.fromkeys(m.name for m in group.mentions)),
+                roles=list(dict.fromkeys(m.role for m in group.mentions if m.role)),
             )
         mentions = {
-            id(mention): self._mention(
-                mention, groups[placed[id(mention)]], ids[placed[id(mention)]]
-            )
+            id(mention): self._mention(mention, resolved[placed[id(mention)]])
             for mention in self._mentions
         }
-        return actors, mentions
+        return list(resolved.values()), mentions
 
     @staticmethod
     def _place(mention: Actor) -> tuple[str, str | None]:
@@ -169,12 +170,12 @@ class Registry:
                     placed[mention_id] = target
 
     @staticmethod
-    def _mention(mention: Actor, group: _Group, actor_id: str) -> ActorMention:
-        country = group.country if group.kind is ActorKind.COUNTRY else valid_code(mention.country)
+    def _mention(mention: Actor, actor: CanonicalActor) -> ActorMention:
+        country = actor.country if actor.kind is ActorKind.COUNTRY else valid_code(mention.country)
         return ActorMention(
-            id=actor_id,
+            id=actor.id,
             name=mention.name,
-            canonical_name=group.canonical_name,
+            canonical_name=actor.canonical_name,
             kind=mention.kind,
             role=mention.role,
             country=country,

@@ -52,6 +52,8 @@ _CURRENCIES: dict[str, str | None] = {
     "$": "USD", "£": "GBP", "¥": "JPY", "€": "EUR",
 }  # fmt: skip
 
+_CODES = frozenset(code for code in _CURRENCIES.values() if code is not None)
+
 _NUMBER = r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|" + "|".join(_WORD_NUMBERS) + r")"
 _SCALE = r"(?:\s*-?\s*(" + "|".join(sorted(_SCALES, key=len, reverse=True)) + r")\b)?"
 _SYMBOLS = sorted((k for k in _CURRENCIES if not k[0].isalpha()), key=len, reverse=True)
@@ -78,7 +80,7 @@ def parse(text: str) -> tuple[float, str | None] | None:
 def currency_code(code: str) -> str | None:
     """`code` if it is an ISO 4217 code, current or historic, else None."""
     upper = code.upper()
-    if upper in _CURRENCIES.values() or pycountry.currencies.get(alpha_3=upper) is not None:
+    if upper in _CODES or pycountry.currencies.get(alpha_3=upper) is not None:
         return upper
     return None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from attache.pipeline.normalize.dates import Tense, resolve
@@ -113,8 +113,6 @@ def test_without_a_publication_date_says_what_is_missing(text: str, issue: DateI
     assert mention.unresolved is issue
 
 
-# No deadline: dateparser's first call builds its caches, which is slow, not wrong.
-@settings(deadline=None)
 @given(
     published=st.dates(min_value=D(1950, 1, 1), max_value=D(2090, 12, 31)),
     text=st.sampled_from([row[0] for row in TABLE] + ["soon", "in due course", "Q3"]),
