@@ -8,13 +8,13 @@ anywhere else, name your own with `--articles` and `--fixtures`.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from attache.schemas import ExtractionRequest
+from attache.schemas.api import PublicationTime
 
 # resolve(): an editable install runs this module through a link; the data is beside the target.
 _HERE = Path(__file__).resolve().parent
@@ -33,7 +33,7 @@ class Article(BaseModel):
 
     id: str = Field(min_length=1)
     text: str
-    published_at: dt.datetime | dt.date | None = None
+    published_at: PublicationTime | None = None
 
     def request(self) -> ExtractionRequest:
         """The extraction request for this article: text, id and publication time."""

@@ -15,12 +15,13 @@ exercise the harness, and every report made from one says so.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from contextvars import ContextVar
 from pathlib import Path
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from attache.schemas.common import Frozen
 
@@ -28,6 +29,13 @@ from attache.schemas.common import Frozen
 current_article: ContextVar[str] = ContextVar("attache_eval_article")
 
 _KEPT_HEADERS = ("content-type", "retry-after", "retry-after-ms")
+
+
+# The settings that shape a request: a replay restores them, so it asks what was recorded.
+REQUEST_SETTINGS = (
+    "max_output_tokens", "token_limit_param", "temperature", "reasks", "chunk_chars",
+    "chunk_overlap_chars",
+)  # fmt: skip
 
 
 class Manifest(Frozen):
@@ -39,6 +47,8 @@ class Manifest(Frozen):
     git_revision: str | None
     synthetic: bool = False
     note: str | None = None
+    settings: dict[str, str | int | float] = Field(default_factory=dict)
+    """Every other setting that entered a request (`REQUEST_SETTINGS`), as recorded."""
 
 
 class Answer(BaseModel):
@@ -47,6 +57,9 @@ class Answer(BaseModel):
     body: str
     elapsed_ms: float
     request_sha256: str | None
+    request_fields: dict[str, str] = Field(default_factory=dict)
+    """Each top-level field of the request: a scalar as JSON, anything larger by its SHA-256, so
+    a mismatch can name the field that differs."""
 
 
 class ReplayError(RuntimeError):
@@ -55,6 +68,42 @@ class ReplayError(RuntimeError):
 
 def request_digest(request: httpx.Request) -> str:
     return hashlib.sha256(request.content).hexdigest()
+
+
+def request_fields(request: httpx.Request) -> dict[str, str]:
+    try:
+        body = json.loads(request.content)
+    except ValueError:
+        return {}
+    if not isinstance(body, dict):
+        return {}
+    fields: dict[str, str] = {}
+    for key, value in body.items():
+        parts = (
+            enumerate(value) if key == "messages" and isinstance(value, list) else [(None, value)]
+        )
+        for index, part in parts:
+            name = key if index is None else f"{key}[{index}]"
+            text = json.dumps(part, sort_keys=True)
+            fields[name] = text if len(text) <= 80 else "sha256:" + _sha(text)[:16]
+    return fields
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def differences(recorded: dict[str, str], current: dict[str, str]) -> str:
+    """`field: recorded X, now Y` for each field that differs, or a note that none was kept."""
+    if not recorded:
+        return "the recording kept no request fields to compare"
+    names = sorted(set(recorded) | set(current))
+    changed = [
+        f"{name}: recorded {recorded.get(name, 'absent')}, now {current.get(name, 'absent')}"
+        for name in names
+        if recorded.get(name) != current.get(name)
+    ]
+    return "; ".join(changed) or "the same fields, in another order or encoding"
 
 
 def write_manifest(folder: Path, manifest: Manifest) -> None:
@@ -91,6 +140,7 @@ class RecordingTransport(httpx.AsyncBaseTransport):
                 body=body.decode("utf-8", "replace"),
                 elapsed_ms=(time.perf_counter() - started) * 1000,
                 request_sha256=request_digest(request),
+                request_fields=request_fields(request),
             ),
         )
         return httpx.Response(response.status_code, headers=response.headers, content=body)
@@ -123,8 +173,8 @@ class ReplayTransport(httpx.AsyncBaseTransport):
         answer = answers[index]
         if answer.request_sha256 is not None and answer.request_sha256 != request_digest(request):
             return self._fail(
-                f"{article_id}: request {index + 1} differs from the recorded one (prompt, "
-                "schema or settings changed since recording)"
+                f"{article_id}: request {index + 1} differs from the recorded one: "
+                + differences(answer.request_fields, request_fields(request))
             )
         self._served[article_id] = index + 1
         return httpx.Response(answer.status, headers=answer.headers, content=answer.body)

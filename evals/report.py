@@ -23,6 +23,7 @@ _ENV = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_ENV.filters["rate"] = lambda value: _num(value)  # noqa: PLW0108 - _num is defined below
 TYPES = tuple(kind.field for kind in RECORD_KINDS)
 # Highlight colours, one per record type in RECORD_KINDS order.
 _PALETTE = ("#cfe8ff", "#d8f5cf", "#ffe9b3", "#f5d0f0")
@@ -55,11 +56,11 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     for name, row in [*m["records"]["by_type"].items(), ("**micro**", m["records"]["micro"])]:
         lines.append(
-            f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | "
+            f"| {name} | {_num(row['precision'])} | {_num(row['recall'])} | {_num(row['f1'])} | "
             f"{row['tp']} | {row['fp']} | {row['fn']} |"
         )
     lines += [
-        f"| **macro F1** | | | {m['records']['macro_f1']:.3f} | | | |",
+        f"| **macro F1** | | | {_num(m['records']['macro_f1'])} | | | |",
         "",
         "## Fields",
         "",
@@ -68,12 +69,16 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     for name in ("strict", "relaxed"):
         row = m["fields"][name]
-        lines.append(f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} |")
+        lines.append(
+            f"| {name} | {_num(row['precision'])} | {_num(row['recall'])} | {_num(row['f1'])} |"
+        )
     lines += [
         "",
         f"- Status accuracy on matched records: {_num(m['status_accuracy'])}",
-        f"- Grounding rate (predicted evidence verbatim at its offsets): "
-        f"{_num(m['grounding_rate'])}",
+        f"- Grounding rate (predicted evidence aligned to the article): "
+        f"{_num(m['grounding_rate'])}; by alignment: "
+        f"{_counts(m.get('evidence_by_alignment'))}",
+        f"- Tokens, all articles (failed ones included): {m.get('tokens_total', 'n/a')}",
         f"- Tokens per article: {_spread(m['tokens_per_article'])}",
         f"- Latency per article (ms): {_spread(m['latency_ms_per_article'])}",
         *(
@@ -95,9 +100,9 @@ def markdown(results: dict[str, Any]) -> str:
     for row in m["per_article"]:
         r = row["records"]
         lines.append(
-            f"| {row['article_id']} | {r['precision']:.2f} | {r['recall']:.2f} | {r['f1']:.2f} | "
-            f"{row['fields_relaxed_f1']:.2f} | {row['tokens']} | {row['latency_ms']:.0f} | "
-            f"{row['error'] or ''} |"
+            f"| {row['article_id']} | {_num(r['precision'])} | {_num(r['recall'])} | "
+            f"{_num(r['f1'])} | {_num(row['fields_relaxed_f1'])} | {row['tokens']} | "
+            f"{row['latency_ms']:.0f} | {_cell(row['error'])} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -166,3 +171,15 @@ def _num(value: float | None) -> str:
 
 def _spread(value: dict[str, float] | None) -> str:
     return "n/a" if value is None else ", ".join(f"{k} {v}" for k, v in value.items())
+
+
+def _cell(error: str | None, limit: int = 200) -> str:
+    """An error as one clean table cell: one line, no pipes, cut at a word."""
+    if not error:
+        return ""
+    flat = " ".join(error.split()).replace("|", "/")
+    return flat if len(flat) <= limit else flat[:limit].rsplit(" ", 1)[0] + " ..."
+
+
+def _counts(counts: dict[str, int] | None) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items()) if counts else "n/a"

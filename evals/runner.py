@@ -29,6 +29,7 @@ from attache.evals import injection, report
 from attache.evals.corpus import CORPUS, Article, fixtures_folder, read_articles
 from attache.evals.fixtures import Fixture, load_all
 from attache.evals.recording import (
+    REQUEST_SETTINGS,
     Manifest,
     RecordingTransport,
     ReplayError,
@@ -65,6 +66,7 @@ class Outcome:
     response: ExtractionResponse | None
     error: str | None
     latency_ms: float
+    tokens: int = 0  # what the extraction spent, failed or not
 
 
 def git_revision() -> str | None:
@@ -128,9 +130,9 @@ async def run(config: RunConfig) -> Path:
     bar.close()
     if isinstance(transport, ReplayTransport):
         if transport.errors:
-            raise ReplayError("; ".join(transport.errors))
+            raise ReplayError("; ".join(dict.fromkeys(transport.errors)))  # once per article
         outcomes = {
-            article_id: Outcome(o.response, o.error, transport.elapsed_ms(article_id))
+            article_id: Outcome(o.response, o.error, transport.elapsed_ms(article_id), o.tokens)
             for article_id, o in outcomes.items()
         }
 
@@ -167,6 +169,7 @@ def _settings_for(config: RunConfig) -> tuple[Settings, Manifest]:
     if config.replay is not None:
         recorded = read_manifest(config.replay)
         replaying = {
+            **recorded.settings,
             "base_url": REPLAY_BASE_URL,
             "model": recorded.model,
             "mode": recorded.mode,
@@ -182,8 +185,13 @@ def _settings_for(config: RunConfig) -> tuple[Settings, Manifest]:
         prompt_version=prompts.load(settings.prompt_version).version,
         recorded_at=now(),
         git_revision=git_revision(),
+        settings={name: _plain(getattr(settings, name)) for name in REQUEST_SETTINGS},
     )
     return settings, manifest
+
+
+def _plain(value: object) -> str | int | float:
+    return value if isinstance(value, int | float | str) else str(value)
 
 
 async def _extract(extractor: Extractor, article: Article) -> Outcome:
@@ -191,8 +199,11 @@ async def _extract(extractor: Extractor, article: Article) -> Outcome:
     try:
         response = await extractor.extract(article.request())
     except AttacheError as exc:
-        return Outcome(None, f"{exc.slug}: {exc.detail}", (time.perf_counter() - started) * 1000)
-    return Outcome(response, None, (time.perf_counter() - started) * 1000)
+        spent = exc.usage.total_tokens if exc.usage else 0
+        elapsed = (time.perf_counter() - started) * 1000
+        return Outcome(None, f"{exc.slug}: {exc.detail}", elapsed, spent)
+    elapsed = (time.perf_counter() - started) * 1000
+    return Outcome(response, None, elapsed, response.usage.total_tokens)
 
 
 def _article_run(fixture: Fixture, text: str, outcome: Outcome) -> ArticleRun:
@@ -207,7 +218,7 @@ def _article_run(fixture: Fixture, text: str, outcome: Outcome) -> ArticleRun:
             records=response.records,
             actors=response.actors,
         ),
-        tokens=response.usage.total_tokens if response else 0,
+        tokens=outcome.tokens,
         latency_ms=outcome.latency_ms,
         error=outcome.error,
     )

@@ -3,13 +3,17 @@
 Matching. Per article and record type, predicted and gold records are paired by optimal
 (Hungarian) assignment on a similarity in [0, 1]; a pair is only possible when both records
 share at least one *key actor* (inviters and invitees; participants and host; issuers;
-requester and addressees), compared alias-tolerantly. The similarity is the mean of the
+requester and addressees), compared alias-tolerantly, and are the same event: their evidence
+spans overlap, or, quoting different sentences, `MIN_AGREEMENT_APART` of their compared fields
+agree. The similarity is the mean of the
 record's field scores (relaxed) and its evidence overlap, so among possible pairs the one that
 agrees most wins.
 
 Metrics.
 - Records: precision, recall and F1 per type; micro (pooled counts) and macro (mean of the
-  per-type F1 over the types present in gold or prediction).
+  per-type F1 over the types present in gold or prediction). A rate with nothing to count is
+  None ("n/a"), never 1.0: precision of a type nobody predicted, an article with neither gold
+  nor predictions. A failed article counts as predicting nothing: its gold records are misses.
 - Fields: every filled field of every record is an item. A predicted field is right when its
   record is matched and the value agrees with gold's. Precision = right / predicted items,
   recall = right / gold items. *Strict* agreement is equality (actor sets by canonical name,
@@ -18,8 +22,8 @@ Metrics.
   5 % in the same currency.
 - Status accuracy over matched pairs; a type-confusion table (gold type x predicted type, with
   the gold records nobody predicted and the predictions matching no gold); the grounding rate
-  (share of predicted evidence that stands verbatim at its offsets); tokens and latency per
-  article from the responses.
+  (share of predicted evidence aligned to a span of the article, exact, normalized or fuzzy),
+  with the count per alignment; tokens (failed articles' included) and latency per article.
 """
 
 from __future__ import annotations
@@ -46,6 +50,9 @@ from attache.schemas import (
 from attache.schemas.records import KIND_OF, RECORD_KINDS
 
 AMOUNT_TOLERANCE = 0.05
+MIN_AGREEMENT_APART = 0.75
+"""Share of compared fields that must agree for two records with no evidence span in common
+to count as the same event (a record quoting another sentence of the same story)."""
 
 
 @dataclass(frozen=True)
@@ -73,31 +80,33 @@ class ArticleRun:
 
 
 class PRF(BaseModel):
+    """Counts, and the rates they give; a rate with nothing to count is None (n/a), never 1.0."""
+
     tp: int = 0
     fp: int = 0
     fn: int = 0
 
     @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+    def precision(self) -> float | None:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else None
 
     @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+    def recall(self) -> float | None:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else None
 
     @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
+    def f1(self) -> float | None:
+        counted = 2 * self.tp + self.fp + self.fn
+        return 2 * self.tp / counted if counted else None
 
     def add(self, other: PRF) -> PRF:
         return PRF(tp=self.tp + other.tp, fp=self.fp + other.fp, fn=self.fn + other.fn)
 
-    def summary(self) -> dict[str, float | int]:
+    def summary(self) -> dict[str, float | int | None]:
         return {
-            "precision": round(self.precision, 4),
-            "recall": round(self.recall, 4),
-            "f1": round(self.f1, 4),
+            "precision": _round(self.precision),
+            "recall": _round(self.recall),
+            "f1": _round(self.f1),
             "tp": self.tp,
             "fp": self.fp,
             "fn": self.fn,
@@ -113,7 +122,8 @@ class _Tally:
     status_total: int = 0
     confusion: dict[str, dict[str, int]] = field(default_factory=dict)
     evidence_total: int = 0
-    evidence_verbatim: int = 0
+    evidence_grounded: int = 0
+    by_alignment: dict[str, int] = field(default_factory=dict)
 
     def confuse(self, gold: str, predicted: str) -> None:
         row = self.confusion.setdefault(gold, {})
@@ -134,15 +144,13 @@ def score(runs: Sequence[ArticleRun]) -> dict[str, Any]:
             {
                 "article_id": run.article_id,
                 "records": pooled.summary(),
-                "fields_relaxed_f1": round(tally.relaxed.f1, 4),
+                "fields_relaxed_f1": _round(tally.relaxed.f1),
                 "tokens": run.tokens,
                 "latency_ms": round(run.latency_ms, 1),
                 "error": run.error,
             }
         )
-    present = [
-        t for t in RecordType if total.records[t].tp + total.records[t].fp + total.records[t].fn
-    ]
+    present = [f1 for t in RecordType if (f1 := total.records[t].f1) is not None]
     micro = _pooled(total.records.values())
     succeeded = [r for r in runs if r.predicted is not None]
     return {
@@ -150,9 +158,7 @@ def score(runs: Sequence[ArticleRun]) -> dict[str, Any]:
         "failed_articles": len(runs) - len(succeeded),
         "records": {
             "micro": micro.summary(),
-            "macro_f1": round(sum(total.records[t].f1 for t in present) / len(present), 4)
-            if present
-            else 1.0,
+            "macro_f1": _round(sum(present) / len(present)) if present else None,
             "by_type": {t.value: total.records[t].summary() for t in RecordType},
         },
         "fields": {"strict": total.strict.summary(), "relaxed": total.relaxed.summary()},
@@ -160,10 +166,13 @@ def score(runs: Sequence[ArticleRun]) -> dict[str, Any]:
         if total.status_total
         else None,
         "type_confusion": total.confusion,
-        "grounding_rate": round(total.evidence_verbatim / total.evidence_total, 4)
+        "grounding_rate": round(total.evidence_grounded / total.evidence_total, 4)
         if total.evidence_total
         else None,
+        "evidence_by_alignment": dict(sorted(total.by_alignment.items())),
         "tokens_per_article": _spread([r.tokens for r in succeeded]),
+        # Failed articles spent tokens too (re-asks, retries): counted here, not hidden.
+        "tokens_total": sum(r.tokens for r in runs),
         "latency_ms_per_article": _spread([r.latency_ms for r in succeeded]),
         "per_article": per_article,
     }
@@ -197,7 +206,9 @@ def _score_article(text: str, gold: Side, predicted: Side, tally: _Tally) -> Non
     for record in predicted.records:
         for evidence in record.evidence:
             tally.evidence_total += 1
-            tally.evidence_verbatim += _verbatim(text, evidence)
+            tally.evidence_grounded += _grounded(text, evidence)
+            alignment = str(evidence.alignment)  # a StrEnum, or its value in an unvalidated copy
+            tally.by_alignment[alignment] = tally.by_alignment.get(alignment, 0) + 1
 
 
 def match(
@@ -220,8 +231,12 @@ def similarity_of(g: Record, p: Record, gold: Side, predicted: Side) -> float:
         return 0.0
     scores = [_agree(getattr(g, f), getattr(p, f), gold, predicted, strict=False)
               for f in g.compared_fields]  # fmt: skip
-    scores.append(_evidence_overlap(g.evidence, p.evidence))
-    return max(1e-6, sum(scores) / len(scores))
+    agreement = sum(scores) / len(scores)
+    overlap = _evidence_overlap(g.evidence, p.evidence)
+    # One shared actor is not one event: without evidence in common, the fields must agree.
+    if overlap == 0 and agreement < MIN_AGREEMENT_APART:
+        return 0.0
+    return max(1e-6, (sum(scores) + overlap) / (len(scores) + 1))
 
 
 def _score_fields(
@@ -374,10 +389,10 @@ def _spans(evidence: Sequence[Evidence]) -> list[tuple[int, int]]:
     return [(e.start, e.end) for e in evidence if e.start is not None and e.end is not None]
 
 
-def _verbatim(text: str, evidence: Evidence) -> bool:
-    if evidence.start is None or evidence.end is None:
-        return False
-    return text[evidence.start : evidence.end] == evidence.quote
+def _grounded(text: str, evidence: Evidence) -> bool:
+    """Aligned (exact, normalized or fuzzy) to a span that lies in the article."""
+    start, end = evidence.start, evidence.end
+    return start is not None and end is not None and 0 <= start < end <= len(text)
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -427,7 +442,9 @@ def _merge(total: _Tally, part: _Tally) -> None:
             for _ in range(count):
                 total.confuse(gold_type, predicted_type)
     total.evidence_total += part.evidence_total
-    total.evidence_verbatim += part.evidence_verbatim
+    total.evidence_grounded += part.evidence_grounded
+    for alignment, count in part.by_alignment.items():
+        total.by_alignment[alignment] = total.by_alignment.get(alignment, 0) + count
 
 
 def _spread(values: Sequence[float]) -> dict[str, float] | None:
@@ -439,3 +456,7 @@ def _spread(values: Sequence[float]) -> dict[str, float] | None:
         "p50": round(ordered[len(ordered) // 2], 1),
         "p95": round(ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)], 1),
     }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

@@ -36,6 +36,9 @@ ARTICLE_TEXT_PATTERN = (
 checks it itself, so a refusal names the precise problem (empty-article, invalid-characters)."""
 _YEARS = r"^(1[89]\d\d|2[01]\d\d)-"
 
+PublicationTime = Annotated[dt.date | dt.datetime, Field(union_mode="left_to_right")]
+"""A date stays a date ("2026-01-20" is not midnight), a date-time a date-time."""
+
 ArticleId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 # A plain pattern, not AnyHttpUrl: the URL comes back exactly as sent. Litestar's OpenAPI
 # generator drops a pattern inside an optional type; fields repeat it with json_schema_extra.
@@ -61,7 +64,7 @@ class ExtractionRequest(Frozen):
     )
     id: ArticleId | None = Field(default=None, description="Your id for the article; echoed.")
     url: ArticleUrl | None = Field(default=None, json_schema_extra={"pattern": URL_PATTERN})
-    published_at: dt.datetime | dt.date | None = Field(
+    published_at: PublicationTime | None = Field(
         default=None,
         description="Publication time, ISO 8601 (a date or a date-time), between 1800 and "
         "2200; relative dates are resolved against it.",

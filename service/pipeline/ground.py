@@ -56,8 +56,8 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from functools import cached_property
-from itertools import accumulate, count, pairwise
-from operator import add
+from itertools import accumulate, count, pairwise, repeat
+from operator import itemgetter
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import LCSseq
@@ -81,7 +81,6 @@ _FOLD = str.maketrans(
         **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2212", "-"),  # hyphens, dashes, minus
     }
 )
-_SPACE = re.compile(r"\s+")
 _LONG_SPACE = re.compile(r"\s\s+")
 _SENTENCE_END = re.compile(r"[.!?;:\n]")
 _EDGE_PUNCTUATION = "\"'()[].,;:!?-" + string.whitespace
@@ -89,6 +88,11 @@ _DASHES = re.compile(r"-+")
 # A word, or a number with its thousands separators and decimals kept whole ("55,000" == "55000").
 _WORD = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\w+")
 _WORD_SPLIT = re.compile(f"({_WORD.pattern})")
+# The same words in ASCII text, found a third faster: a letter or "_" starts a word, a digit
+# a number.
+_ASCII_WORD_SPLIT = re.compile(
+    r"([A-Za-z_]\w*|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)", re.ASCII
+)
 _ELLIPSIS = re.compile(r"\s*(?:\[\s*(?:\.\.\.|\u2026)\s*\]|\.\.\.|\u2026)\s*")
 # Words a model may drop or swap without changing what a quote attests.
 _FUNCTION_WORDS = frozenset({
@@ -99,8 +103,16 @@ _FUNCTION_WORDS = frozenset({
 })  # fmt: skip
 
 
-def _key(word: str) -> str:
-    return word.replace(",", "").casefold()
+def _typography(text: str) -> str:
+    """`text` with its typographic characters folded to ASCII."""
+    # Every character `_FOLD` maps is outside ASCII, and translating looks up each character.
+    return text if text.isascii() else text.translate(_FOLD)
+
+
+def _keys(words: list[str]) -> list[str]:
+    """The words as compared: case-folded, thousands separators dropped ("55,000" == "55000").
+    All in one string: no word contains a NUL, nor case-folds to one."""
+    return "\0".join(words).replace(",", "").casefold().split("\0") if words else []
 
 
 def _caseless(folded: str) -> str:
@@ -126,7 +138,7 @@ class Aligner:
 
     @cached_property
     def _folded(self) -> str:
-        return " ".join(self.text.translate(_FOLD).split())
+        return " ".join(_typography(self.text).split())
 
     @cached_property
     def _caseless(self) -> str:
@@ -228,7 +240,7 @@ class Aligner:
         return found is not None and found.family in {Family.NEGATION, Family.ROLE}
 
     def _normalized(self, quote: str) -> list[Span]:
-        folded = _SPACE.sub(" ", quote.translate(_FOLD)).strip()
+        folded = " ".join(_typography(quote).split())
         for haystack, needle in (
             (self._folded, folded),
             (self._caseless, _caseless(folded)),
@@ -236,9 +248,7 @@ class Aligner:
             hits = _all(haystack, needle)
             if hits:
                 return [(self._origin(a), self._origin(b - 1) + 1) for a, b in hits]
-        return [
-            self._widen(s, quote) for s in self._word_run([_key(w) for w in _WORD.findall(quote)])
-        ]
+        return [self._widen(s, quote) for s in self._word_run(_keys(_WORD.findall(quote)))]
 
     def _word_run(self, keys: list[str]) -> list[Span]:
         if not keys:
@@ -266,13 +276,17 @@ class Aligner:
 
     def _fuzzy(self, quote: str) -> list[Span]:
         words = _WORD.findall(quote)
-        keys = [_key(w) for w in words]
-        if len(keys) < FUZZY_MIN_WORDS:
+        if len(words) < FUZZY_MIN_WORDS:
             return []
-        senses = [_quote_sense(index, word) for index, word in enumerate(words)]
+        keys = _keys(words)
+        senses: list[Critical | None] = []  # needed by an alignment that gets that far only
         found: list[tuple[int, Span]] = []
         for origin in self._seeds(keys):
-            pairs = self._fuzzy_at(keys, senses, origin)
+            pairs = self._near(keys, origin)
+            if pairs is None:
+                continue
+            senses = senses or list(map(_quote_sense, count(), words, keys))
+            pairs = self._agreeing(keys, senses, pairs)
             if pairs:
                 span = (self._words.starts[pairs[0][1]], self._words.ends[pairs[-1][1]])
                 found.append((len(pairs), span))
@@ -287,7 +301,7 @@ class Aligner:
     def _widen(self, span: Span, quote: str) -> Span:
         """Take in the punctuation the quote opens or closes with (a quote mark, a full stop, a
         dash) when the article has it right there too: word matching alone leaves it out."""
-        quote = quote.translate(_FOLD)
+        quote = _typography(quote)
         lead = quote[: len(quote) - len(quote.lstrip(_EDGE_PUNCTUATION))]
         trail = quote[len(quote.rstrip(_EDGE_PUNCTUATION)) :]
         return (
@@ -297,9 +311,14 @@ class Aligner:
 
     def _seeds(self, keys: list[str]) -> list[int]:
         """Where the quote would start in the article, voted by the word pairs the two share."""
-        votes: Counter[int] = Counter()
+        at: dict[tuple[str, str], list[int]] = {}
         for i, pair in enumerate(pairwise(keys)):
-            for j in self._words.find(pair):
+            at.setdefault(pair, []).append(i)
+        votes: Counter[int] = Counter()
+        # One pass over the article's pairs, the few it shares with the quote picked out in C.
+        shared_pairs = map(at.get, self._words.pairs, repeat(()))
+        for j, shared in filter(itemgetter(1), enumerate(shared_pairs)):
+            for i in shared:
                 votes[j - i] += 1
         # Nearby origins are one alignment seen through a dropped or added word: keep the
         # best-supported origin of each run.
@@ -314,10 +333,8 @@ class Aligner:
             seeds.append(max(run, key=votes.__getitem__))
         return seeds
 
-    def _fuzzy_at(
-        self, keys: list[str], senses: list[Critical | None], origin: int
-    ) -> list[tuple[int, int]] | None:
-        """The (quote word, article word) pairs of an accepted alignment near `origin`."""
+    def _near(self, keys: list[str], origin: int) -> list[tuple[int, int]] | None:
+        """The (quote word, article word) pairs matched near `origin`, if they are enough."""
         slack = max(3, len(keys) // 3)
         lo, hi = origin - slack, origin + len(keys) + slack
         # `_matches` only extends the LCS of the window by words next to it, at most one per
@@ -332,6 +349,12 @@ class Aligner:
         first, last = pairs[0][1], pairs[-1][1]
         if len(pairs) < FUZZY_MIN_DENSITY * (last - first + 1):
             return None
+        return pairs
+
+    def _agreeing(
+        self, keys: list[str], senses: list[Critical | None], pairs: list[tuple[int, int]]
+    ) -> list[tuple[int, int]] | None:
+        """`pairs` grown by the variants at either end, if every gap between them agrees."""
         pairs = self._reach_variants(keys, senses, pairs)
         first, last = pairs[0][1], pairs[-1][1]
         # Sentinels: a quote's words before its first match or after its last face no article
@@ -433,32 +456,39 @@ class Aligner:
         match its first two words to the first "he said". Each word moves to its last copy
         before the next match (the start comes as close to the end as it can), then to its
         first copy after the previous one (the end comes as close to that start as it can)."""
-        words = self._words
+        article = self._keys
         tight = list(pairs)
+        # A word moves only to a copy between it and its neighbour: mostly there is no room.
         for i in range(len(tight) - 2, -1, -1):
-            q = tight[i][0]
-            tight[i] = (q, words.last_before(keys[q], tight[i + 1][1]))
+            (q, j), following = tight[i], tight[i + 1][1]
+            between = article[j + 1 : following]
+            if keys[q] in between:
+                tight[i] = (q, following - 1 - between[::-1].index(keys[q]))
         for i in range(1, len(tight)):
-            q = tight[i][0]
-            tight[i] = (q, words.first_after(keys[q], tight[i - 1][1]))
+            (q, j), previous = tight[i], tight[i - 1][1]
+            tight[i] = (q, article.index(keys[q], previous + 1, j + 1))
         return tight
 
 
 class _Words:
-    """An article's words, and their keys strung together between NULs ("\0said\0the\0"),
-    which no key contains: finding a run of words, or the copy of one nearest a place, is then
-    a substring search, with no index of the article's words to build first."""
+    """An article's words: their keys, where they start and end, and the keys strung together,
+    each after a NUL (which no key contains), so that a run of words is found as a substring
+    with no index of the article's words to build first."""
 
     def __init__(self, text: str) -> None:
-        pieces = _WORD_SPLIT.split(text)  # separators and words, alternating
+        split = _ASCII_WORD_SPLIT.split if text.isascii() else _WORD_SPLIT.split
+        pieces = split(text)  # separators and words, alternating
         bounds = list(accumulate(map(len, pieces)))
         words = pieces[1::2]
-        self.keys = "\0".join(words).replace(",", "").casefold().split("\0") if words else []
+        self.keys = _keys(words)
         self.starts = bounds[0::2][: len(words)]
         self.ends = bounds[1::2]
         self._line = "\0" + "\0".join(self.keys) + "\0"
-        # Where each key's leading NUL is in `_line`, and the final NUL last.
-        self._at = list(map(add, accumulate(map(len, self.keys), initial=0), count()))
+
+    @cached_property
+    def pairs(self) -> list[tuple[str, str]]:
+        """Each word's key with the next one's."""
+        return list(pairwise(self.keys))
 
     def find(self, keys: Sequence[str]) -> list[int]:
         """Every index where the words `keys` run in this order, overlapping runs included."""
@@ -466,26 +496,17 @@ class _Words:
         found: list[int] = []
         at = self._line.find(needle)
         while at >= 0:
-            found.append(bisect_left(self._at, at))
+            found.append(self._line.count("\0", 0, at))  # the NULs before it: the words
             at = self._line.find(needle, at + 1)
         return found
 
-    def last_before(self, key: str, index: int) -> int:
-        """The index of the last copy of `key` before word `index` (there must be one)."""
-        return bisect_left(self._at, self._line.rfind(f"\0{key}\0", 0, self._at[index] + 1))
 
-    def first_after(self, key: str, index: int) -> int:
-        """The index of the first copy of `key` after word `index` (there must be one)."""
-        return bisect_left(self._at, self._line.find(f"\0{key}\0", self._at[index + 1]))
-
-
-def _quote_sense(index: int, word: str) -> Critical | None:
+def _quote_sense(index: int, word: str, key: str) -> Critical | None:
     """What a quote word must match in place, if anything (see the module docstring)."""
-    key = _key(word)
     found = critical(key)
     if found is not None:
         return found
-    if any(c.isdigit() for c in word):
+    if any(map(str.isdigit, word)):
         return Critical(Family.FIGURE, key)
     if index > 0 and word[0].isupper():
         return Critical(Family.NAME, key)

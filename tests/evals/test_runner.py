@@ -104,6 +104,31 @@ async def test_a_recorded_run_replays_to_identical_results(few: Path, tmp_path: 
     assert b["meta"]["synthetic"] is False
 
 
+async def test_a_replay_restores_the_recorded_settings_and_names_what_differs(
+    few: Path, tmp_path: Path
+) -> None:
+    recording = tmp_path / "recording"
+    recorded_with = Settings(
+        _env_file=None, base_url=BASE_URL, model="fake-model", api_key="k", max_output_tokens=1536
+    )
+    with respx.mock(base_url=BASE_URL, assert_all_called=True) as upstream:
+        upstream.post(COMPLETIONS).mock(side_effect=serve_gold(fixtures_in(few)))
+        await run(RunConfig(few, recorded_with, tmp_path / "live", record=recording,
+                            progress=False))  # fmt: skip
+    manifest = json.loads((recording / "manifest.json").read_text())
+    assert manifest["settings"]["max_output_tokens"] == 1536
+    # A fresh shell with other defaults still replays: the manifest brings the cap back.
+    fresh = Settings(_env_file=None, max_output_tokens=4096)
+    replayed = await run(RunConfig(few, fresh, tmp_path / "replay", replay=recording,
+                                   progress=False))  # fmt: skip
+    assert json.loads((replayed / "results.json").read_text())["metrics"]["failed_articles"] == 0
+    # A recording whose request really differs names the field.
+    manifest["settings"]["max_output_tokens"] = 4096
+    (recording / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ReplayError, match=r"max_tokens: recorded 1536, now 4096"):
+        await run(RunConfig(few, fresh, tmp_path / "stale", replay=recording, progress=False))
+
+
 async def test_a_stale_recording_fails_loudly(few: Path, tmp_path: Path) -> None:
     recording = tmp_path / "recording"
     write_synthetic_recording(recording, fixtures_in(few))

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from attache.evals.corpus import Article
 from attache.evals.fixtures import Fixture
 from attache.evals.score import ArticleRun, Side, score
-from attache.schemas import DateIssue, DateMention, Meeting, Record
+from attache.schemas import Alignment, DateIssue, DateMention, Evidence, Meeting, Record, RecordType
 
 
 def gold_side(fixture: Fixture) -> Side:
@@ -114,11 +114,44 @@ def test_a_failed_article_counts_every_gold_record_missed(bop_fixture: Fixture, 
     assert metrics["per_article"][0]["error"] == "boom"
 
 
-def test_an_empty_article_predicted_empty_is_perfect() -> None:
+def test_nothing_to_count_is_not_applicable_never_perfect(bop_fixture: Fixture, text: str) -> None:
     empty = Side(records=[], actors=[])
-    metrics = score([ArticleRun("x", "Markets were quiet.", empty, empty)])
-    assert metrics["records"]["micro"]["f1"] == 1.0
-    assert metrics["grounding_rate"] is None
+    quiet = score([ArticleRun("x", "Markets were quiet.", empty, empty)])
+    assert quiet["records"]["micro"]["f1"] is None
+    assert quiet["records"]["macro_f1"] is None
+    assert quiet["grounding_rate"] is None
+    # A failed article with nothing to find is no success either.
+    failed = score([ArticleRun("x", "Markets were quiet.", empty, None, error="boom")])
+    assert failed["per_article"][0]["records"]["f1"] is None
+    # A type nobody predicted has no precision; its recall is 0; absent types leave macro alone.
+    gold = gold_side(bop_fixture)
+    meetings_only = Side(
+        records=[r for r in gold.records if r.record_type is RecordType.MEETING],
+        actors=gold.actors,
+    )
+    partial = score([ArticleRun(bop_fixture.article_id, text, gold, meetings_only)])
+    invitations = partial["records"]["by_type"]["invitation"]
+    assert invitations["precision"] is None
+    assert invitations["recall"] == 0.0
+    assert partial["records"]["by_type"]["meeting"]["f1"] == 1.0
+    assert partial["records"]["by_type"]["declaration"]["f1"] == 0.0
+
+
+def test_the_grounding_rate_counts_every_aligned_quote(bop_fixture: Fixture, text: str) -> None:
+    gold = gold_side(bop_fixture)
+    first = gold.records[0]
+    evidence = first.evidence[0]
+    reflowed = evidence.model_copy(
+        update={"quote": evidence.quote.upper(), "alignment": "normalized"}
+    )
+    unaligned = Evidence(quote="not in the article", alignment=Alignment.UNALIGNED)
+    changed = first.model_copy(update={"evidence": [reflowed, unaligned]})
+    predicted = Side(records=[changed, *gold.records[1:]], actors=gold.actors)
+    metrics = score([ArticleRun(bop_fixture.article_id, text, gold, predicted)])
+    total = sum(len(r.evidence) for r in predicted.records)
+    assert metrics["grounding_rate"] == round((total - 1) / total, 4)
+    assert metrics["evidence_by_alignment"]["normalized"] == 1
+    assert metrics["evidence_by_alignment"]["unaligned"] == 1
 
 
 def _type(record: Record) -> str:
@@ -135,3 +168,28 @@ def test_an_unresolved_date_does_not_match_a_resolved_one(bop_fixture: Fixture, 
     metrics = run_with(bop_fixture, text, records)
     for mode in ("strict", "relaxed"):
         assert metrics["fields"][mode]["fp"] == 1
+
+
+def test_another_event_sharing_one_actor_is_not_a_match(bop_fixture: Fixture, text: str) -> None:
+    gold = gold_side(bop_fixture)
+    davos = next(r for r in gold.records if isinstance(r, Meeting) and r.place == "Davos")
+    elsewhere = next(r for r in gold.records if r.record_type is RecordType.INVITATION)
+    # Same type and one shared participant, but another passage, place, status and date.
+    other_event = davos.model_copy(
+        update={
+            "participants": davos.participants[:1],
+            "place": "Geneva",
+            "status": "cancelled",
+            "format": "bilateral",
+            "date": None,
+            "evidence": elsewhere.evidence,
+        }
+    )
+    alone = Side(records=[other_event], actors=gold.actors)
+    only_davos = Side(records=[davos], actors=gold.actors)
+    metrics = score([ArticleRun(bop_fixture.article_id, text, only_davos, alone)])
+    meetings = metrics["records"]["by_type"]["meeting"]
+    assert (meetings["tp"], meetings["fp"], meetings["fn"]) == (0, 1, 1)
+    # The true prediction of the same event still matches.
+    same = score([ArticleRun(bop_fixture.article_id, text, only_davos, only_davos)])
+    assert same["records"]["by_type"]["meeting"]["tp"] == 1

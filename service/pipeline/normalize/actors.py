@@ -74,7 +74,9 @@ def valid_code(code: str | None) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def _key(name: str) -> str:
+    # Each name is keyed several times over: where it is placed, joined and ranked.
     words = _NON_WORD.sub(" ", name.casefold()).split()
     if words and words[0] == "the":
         words = words[1:]
@@ -88,14 +90,19 @@ class _Group:
 
     @property
     def kind(self) -> ActorKind:
-        return Counter(m.kind for m in self.mentions).most_common(1)[0][0]
+        """The kind most mentions give, the first given on a tie."""
+        kinds = [m.kind for m in self.mentions]
+        return max(dict.fromkeys(kinds), key=kinds.count)
 
     @property
     def canonical_name(self) -> str:
         # A name beats a description ("Vladimir Putin" over "the Russian President"), then the
         # most used, then the longest ("Vladimir Putin" over "Putin").
-        roles = {_key(m.role) for m in self.mentions if m.role}
+        first = self.mentions[0].canonical_name
+        if all(m.canonical_name == first for m in self.mentions):
+            return first
         counts = Counter(m.canonical_name for m in self.mentions)
+        roles = {_key(m.role) for m in self.mentions if m.role}
 
         def rank(name: str) -> tuple[bool, int, int]:
             described = _key(name) in roles or name.casefold().startswith("the ")

@@ -72,3 +72,16 @@ async def test_a_reask_repeats_the_article_verbatim(settings: Settings) -> None:
     assert f"\n{article}\n" in first
     assert any(f"\n{article}\n" in message for message in reask)
     assert route.call_count == 2
+
+
+async def test_a_date_only_publication_reaches_the_model_as_a_date(settings: Settings) -> None:
+    with respx.mock(base_url=BASE_URL, assert_all_mocked=True) as upstream:
+        route = upstream.post(COMPLETIONS).mock(return_value=ok(EMPTY_ANSWER))
+        async with Extractor.open(settings) as extractor:
+            await extractor.extract(ExtractionRequest(text="Talks.", published_at="2026-01-20"))
+            await extractor.extract(
+                ExtractionRequest(text="Talks.", published_at="2026-01-20T10:30:00+01:00")
+            )
+    date_only, timed = user_messages(route)
+    assert "Publication date of the article: 2026-01-20.\n" in date_only
+    assert "2026-01-20T10:30:00+01:00" in timed

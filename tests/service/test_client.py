@@ -1,0 +1,50 @@
+"""The model client does per model class what cannot change between calls, not per call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import respx
+from instructor.v2.core import patch as instructor_patch
+from instructor.v2.validation import async_validators
+from pydantic.json_schema import GenerateJsonSchema
+
+from attache.evals.corpus import Article
+from attache.extractor import Extractor
+from attache.settings import ModelMode, Settings
+from tests.conftest import SettingsFactory
+from tests.fakes import BASE_URL, COMPLETIONS, ok
+
+
+@pytest.mark.parametrize("mode", list(ModelMode))
+async def test_no_schema_is_built_per_call(
+    mode: ModelMode,
+    make_settings: SettingsFactory,
+    board_of_peace: Article,
+    board_of_peace_answer: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built: list[str] = []
+    generate = GenerateJsonSchema.generate
+
+    def counted(self: GenerateJsonSchema, *args: Any, **kwargs: Any) -> Any:
+        built.append(mode.value)
+        return generate(self, *args, **kwargs)
+
+    settings: Settings = make_settings(mode=mode)
+    with respx.mock(base_url=BASE_URL) as upstream:
+        upstream.post(COMPLETIONS).mock(return_value=ok(board_of_peace_answer, mode=mode))
+        async with Extractor.open(settings) as extractor:
+            await extractor.extract(board_of_peace.request())  # warm: built here, if at all
+            monkeypatch.setattr(GenerateJsonSchema, "generate", counted)
+            for _ in range(3):
+                response = await extractor.extract(board_of_peace.request())
+    assert response.records
+    assert built == []
+
+
+def test_the_async_validator_walk_is_cached_where_instructor_calls_it() -> None:
+    for module in (async_validators, instructor_patch):
+        walk = getattr(module, "reject_async_validators")  # noqa: B009 - not re-exported
+        assert getattr(walk, "attache_walks_once", False), module.__name__
