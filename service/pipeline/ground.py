@@ -111,7 +111,7 @@ def _typography(text: str) -> str:
 
 def _keys(words: list[str]) -> list[str]:
     """The words as compared: case-folded, thousands separators dropped ("55,000" == "55000").
-    All in one string: no word contains a NUL, nor case-folds to one."""
+    Done on one string, split again at NULs: no word contains one, nor case-folds to one."""
     return "\0".join(words).replace(",", "").casefold().split("\0") if words else []
 
 
@@ -146,8 +146,10 @@ class Aligner:
 
     @cached_property
     def _widened(self) -> tuple[list[int], list[int]]:
-        """Where the whitespace runs longer than one character fall in `_folded`, and the
-        characters folded away up to and including each: enough to map a folded index back."""
+        """Where each whitespace run longer than one character falls in `_folded` (as one
+        space), and how many characters of `text` fold away before each run and after the last:
+        the leading whitespace, and one character less than each run. Enough to map a folded
+        index back to `text`."""
         lead = len(self.text) - len(self.text.lstrip())
         at: list[int] = []
         dropped = [lead]
@@ -360,7 +362,8 @@ class Aligner:
         # Sentinels: a quote's words before its first match or after its last face no article
         # words, since the span ends at those matches.
         bounds = [(-1, first - 1), *pairs, (len(keys), last + 1)]
-        if not all(self._gap_agrees(keys, senses, a, b) for a, b in pairwise(bounds)):
+        gaps = ((a, b) for a, b in pairwise(bounds) if b[0] - a[0] > 1 or b[1] - a[1] > 1)
+        if not all(self._gap_agrees(keys, senses, a, b) for a, b in gaps):
             return None
         return pairs
 
@@ -376,8 +379,6 @@ class Aligner:
         or a variant of an article word right there, not anywhere in the span."""
         quote_gap = range(before[0] + 1, after[0])
         article_gap = self._keys[before[1] + 1 : after[1]]
-        if not quote_gap and not article_gap:
-            return True
         quoted = [sense for sense in (senses[q] for q in quote_gap) if sense is not None]
         if quoted != [sense for sense in map(critical, article_gap) if sense is not None]:
             return False

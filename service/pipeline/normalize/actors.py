@@ -74,9 +74,7 @@ def valid_code(code: str | None) -> str | None:
     return None
 
 
-@lru_cache(maxsize=4096)
 def _key(name: str) -> str:
-    # Each name is keyed several times over: where it is placed, joined and ranked.
     words = _NON_WORD.sub(" ", name.casefold()).split()
     if words and words[0] == "the":
         words = words[1:]

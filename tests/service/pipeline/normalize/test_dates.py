@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from attache.pipeline.normalize.dates import Tense, resolve
+from attache.pipeline.normalize.dates import Tense, resolve, stats
 from attache.schemas import DateGranularity, DateIssue
 
 D = dt.date
@@ -63,6 +63,11 @@ TABLE = [
     ("currently", WIRE, N, WIRE, WIRE, DAY),
     ("within two weeks", WIRE, F, WIRE, D(1987, 3, 30), APPROX),
     ("April-5-6", WIRE, F, D(1987, 4, 5), D(1987, 4, 6), RANGE),
+    ("last night", WIRE, P, D(1987, 3, 15), D(1987, 3, 15), DAY),
+    ("today's", WIRE, N, WIRE, WIRE, DAY),
+    ("tonight\u2019s", WIRE, N, WIRE, WIRE, DAY),
+    ("yesterday's", WIRE, P, D(1987, 3, 15), D(1987, 3, 15), DAY),
+    ("tomorrow's", WIRE, F, D(1987, 3, 17), D(1987, 3, 17), DAY),
     ("between March 31 and April 2", WIRE, F, D(1987, 3, 31), D(1987, 4, 2), RANGE),
     ("October 16", D(1987, 4, 2), N, D(1987, 10, 16), D(1987, 10, 16), DAY),  # far back: ahead
     ("In February", D(1987, 3, 26), N, D(1987, 2, 1), D(1987, 2, 28), MONTH),  # recent: past
@@ -111,6 +116,20 @@ def test_without_a_publication_date_says_what_is_missing(text: str, issue: DateI
     mention = resolve(text, None)
     assert mention.start is None
     assert mention.unresolved is issue
+
+
+def test_the_rules_resolve_every_form_above_without_dateparser() -> None:
+    before = stats.dateparser_calls
+    for text, published, tense, *_ in TABLE:
+        resolve(text, published, tense)
+    assert stats.dateparser_calls == before
+
+
+def test_dateparser_runs_where_every_rule_fails_and_is_counted() -> None:
+    before = stats.dateparser_calls
+    mention = resolve("1/15/1987", WIRE, N)
+    assert (mention.start, mention.granularity) == (D(1987, 1, 15), DAY)
+    assert stats.dateparser_calls == before + 1
 
 
 @given(
