@@ -39,8 +39,8 @@ from attache.pipeline.call import DraftSource, call
 from attache.pipeline.chunk import Chunk, split
 from attache.pipeline.ground import Aligner, ReaskUnaligned
 from attache.pipeline.injection import suspect
-from attache.pipeline.merge import ChunkDraft, merge
-from attache.pipeline.normalize.records import normalize
+from attache.pipeline.merge import ChunkDraft, Merged, merge
+from attache.pipeline.normalize.records import Normalized, normalize
 from attache.schemas import (
     ExtractionDraft,
     ExtractionRequest,
@@ -59,6 +59,9 @@ _INVISIBLE = re.compile(f"[{INVISIBLE_CHARACTERS}]*")
 # No tokenizer runs offline for every model; budgets use the usual 4 characters a token.
 _CHARS_PER_TOKEN = 4
 _SCHEMA_CHARS = len(json.dumps(ExtractionDraft.model_json_schema()))
+# Up to this length an article's records are assembled on the event loop (a few ms at most);
+# the thread hop would cost more than it spares.
+_ON_LOOP_CHARS = 10_000
 
 logger = logging.getLogger("attache")
 
@@ -157,15 +160,23 @@ class Extractor:
             suspecting.cancel()
             raise
         suspected = await suspecting
-        merged = merge(
-            [ChunkDraft(c, d) for c, d in zip(chunks, drafts, strict=True)],
-            aligner,
-            request.types,
-            keep_ungrounded=self.settings.keep_ungrounded,
-            suspected=suspected,
-            drop_suspected=self.settings.injection_policy is InjectionPolicy.DROP,
+
+        def assemble() -> tuple[Merged, Normalized]:
+            merged = merge(
+                [ChunkDraft(c, d) for c, d in zip(chunks, drafts, strict=True)],
+                aligner,
+                request.types,
+                keep_ungrounded=self.settings.keep_ungrounded,
+                suspected=suspected,
+                drop_suspected=self.settings.injection_policy is InjectionPolicy.DROP,
+            )
+            return merged, normalize(merged.drafts, _day(request.published_at))
+
+        # Grounding, merging and normalizing a long article's records takes tens of ms: in a
+        # worker thread, so the event loop keeps answering other requests meanwhile.
+        merged, normalized = (
+            await asyncio.to_thread(assemble) if len(request.text) > _ON_LOOP_CHARS else assemble()
         )
-        normalized = normalize(merged.drafts, _day(request.published_at))
         warnings = list(merged.warnings)
         if len(chunks) > 1:
             warnings.insert(

@@ -176,3 +176,17 @@ async def test_the_sync_wrapper_works_inside_a_running_loop_as_in_a_notebook(
     assert isinstance(two, EmptyArticle)
     with pytest.raises(RuntimeError, match="with"):
         extractor.extract(ExtractionRequest(text="closed"))
+
+
+async def test_a_long_article_is_assembled_off_the_event_loop_with_the_same_records(
+    settings: Settings,
+    board_of_peace: Article,
+    answered: respx.Route,
+) -> None:
+    long_text = "\n\n".join([board_of_peace.text] * 5)
+    assert len(long_text) > 10_000  # past the size assembled on the loop
+    async with Extractor.open(settings) as extractor:
+        short = await extractor.extract(ExtractionRequest(text=board_of_peace.text))
+        long = await extractor.extract(ExtractionRequest(text=long_text))
+    assert [r.id for r in long.records] == [r.id for r in short.records]
+    assert all(e.start is not None for r in long.records for e in r.evidence)
