@@ -86,19 +86,33 @@ _RESPONSE_MODEL: type[ExtractionDraft] = instructor.response_schema(ExtractionDr
 
 def _json_schema_once(model: type[BaseModel]) -> None:
     """Give `model` a `model_json_schema` that builds each variant once: pydantic rebuilds it on
-    every call, and instructor's JSON modes ask for it on every request."""
+    every call, and instructor's JSON modes ask for it on every request.
+
+    The schema the model sees carries no `maxLength`: llama.cpp turns each cap into grammar
+    repetitions until the grammar fails to build (and llama-cpp-python 0.3.36 then crashes),
+    and no engine needs them to produce valid JSON. pydantic still enforces every cap when it
+    validates the answer, and an answer past one is re-asked like any invalid one.
+    """
     original = model.model_json_schema
     built: dict[Any, str] = {}
 
     def model_json_schema(_cls: type[BaseModel], *args: Any, **kwargs: Any) -> dict[str, Any]:
         key = (args, tuple(sorted(kwargs.items())))
         if key not in built:
-            built[key] = json.dumps(original(*args, **kwargs))
+            built[key] = json.dumps(_without("maxLength", original(*args, **kwargs)))
         # A fresh copy each time: callers add to what they are given.
         schema: dict[str, Any] = json.loads(built[key])
         return schema
 
     model.model_json_schema = classmethod(model_json_schema)  # type: ignore[method-assign, assignment]
+
+
+def _without(keyword: str, schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: _without(keyword, v) for k, v in schema.items() if k != keyword}
+    if isinstance(schema, list):
+        return [_without(keyword, v) for v in schema]
+    return schema
 
 
 _json_schema_once(_RESPONSE_MODEL)

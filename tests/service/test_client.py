@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from pydantic.json_schema import GenerateJsonSchema
 
 from attache.evals.corpus import Article
 from attache.extractor import Extractor
+from attache.schemas import ExtractionRequest
 from attache.settings import ModelMode, Settings
 from tests.conftest import SettingsFactory
 from tests.fakes import BASE_URL, COMPLETIONS, ok
@@ -48,3 +50,25 @@ def test_the_async_validator_walk_is_cached_where_instructor_calls_it() -> None:
     for module in (async_validators, instructor_patch):
         walk = getattr(module, "reject_async_validators")  # noqa: B009 - not re-exported
         assert getattr(walk, "attache_walks_once", False), module.__name__
+
+
+@pytest.mark.parametrize("mode", [ModelMode.TOOLS, ModelMode.JSON_SCHEMA, ModelMode.JSON])
+async def test_the_model_sees_no_length_caps_but_they_still_hold(
+    mode: ModelMode,
+    make_settings: SettingsFactory,
+    board_of_peace: Article,
+    board_of_peace_answer: dict[str, Any],
+) -> None:
+    too_long = json.loads(json.dumps(board_of_peace_answer))
+    too_long["invitations"][0]["target"] = "x" * 1001  # past the 1,000-character cap
+    with respx.mock(base_url=BASE_URL) as upstream:
+        route = upstream.post(COMPLETIONS).mock(
+            side_effect=[ok(too_long, mode=mode), ok(board_of_peace_answer, mode=mode)]
+        )
+        async with Extractor.open(make_settings(mode=mode, reasks=1)) as extractor:
+            response = await extractor.extract(ExtractionRequest(text=board_of_peace.text))
+    sent = route.calls[0].request.content.decode()
+    assert "maxLength" not in sent
+    assert '"minLength"' in sent or mode is ModelMode.JSON  # other keywords stay
+    assert route.call_count == 2  # the over-long answer was re-asked: pydantic enforced the cap
+    assert response.usage.reasks == 1
