@@ -279,30 +279,26 @@ def test_a_spelled_out_contraction_is_still_grounded(articles: dict[str, Article
         ("reuters-740", "no binding time", "no non-binding time"),
         ("reuters-740", "no binding time", "no nonbinding time"),
         ("reuters-13657", "more binding", "more non-binding"),
+        ("reuters-6829", "5 billion dlrs", "5 million dlrs"),
+        ("reuters-359", "922 mln dlrs", "922 bln dlrs"),
+        ("reuters-8310", "34.5 pct", "34.5 points"),
+        ("reuters-15048", "Italian acting Finance Minister", "Italian Finance Minister"),
+        ("reuters-2878", "paraphrasing former British", "paraphrasing British"),
+        ("reuters-17598", "Bundesbank vice-president", "Bundesbank president"),
+        ("reuters-4027", "first deputy prime minister", "first prime minister"),
+        ("reuters-12718", "invited President Jose Sarney", "invited former President Jose Sarney"),
+        ("reuters-15048", "Treasury Secretary James", "Treasury Deputy Secretary James"),
     ],
     ids=[
         "unable-able", "inconclusive-conclusive", "inconclusively-conclusively",
         "disagreements-agreements", "likely-unlikely", "binding-non-binding",
         "binding-nonbinding", "binding-non-binding, last word",
+        "billion-million", "mln-bln", "pct-points",
+        "acting dropped", "former dropped", "vice dropped", "deputy dropped", "former added",
+        "Deputy added",
     ],
 )  # fmt: skip
-def test_an_antonym_prefix_either_way_is_not_a_close_variant(
-    article_id: str, phrase: str, changed: str, articles: dict[str, Article]
-) -> None:
-    sentence, _ = sentence_with(articles, article_id, phrase)
-    assert refused(article_id, sentence.replace(phrase, changed), articles)
-
-
-@pytest.mark.parametrize(
-    ("article_id", "phrase", "changed"),
-    [
-        ("reuters-6829", "5 billion dlrs", "5 million dlrs"),
-        ("reuters-359", "922 mln dlrs", "922 bln dlrs"),
-        ("reuters-8310", "34.5 pct", "34.5 points"),
-    ],
-    ids=["billion-million", "mln-bln", "pct-points"],
-)
-def test_a_changed_magnitude_is_not_grounded(
+def test_an_antonym_prefix_a_magnitude_or_a_role_qualifier_changed_is_not_grounded(
     article_id: str, phrase: str, changed: str, articles: dict[str, Article]
 ) -> None:
     sentence, _ = sentence_with(articles, article_id, phrase)
@@ -346,26 +342,6 @@ def test_a_swapped_direction_or_comparison_is_not_grounded(
                 tried += 1
                 assert refused(article_id, quote, articles), quote
     assert tried >= 5
-
-
-@pytest.mark.parametrize(
-    ("article_id", "phrase", "changed"),
-    [
-        ("reuters-15048", "Italian acting Finance Minister", "Italian Finance Minister"),
-        ("reuters-2878", "paraphrasing former British", "paraphrasing British"),
-        ("reuters-17598", "Bundesbank vice-president", "Bundesbank president"),
-        ("reuters-4027", "first deputy prime minister", "first prime minister"),
-        ("reuters-12718", "invited President Jose Sarney", "invited former President Jose Sarney"),
-        ("reuters-15048", "Treasury Secretary James", "Treasury Deputy Secretary James"),
-    ],
-    ids=["acting dropped", "former dropped", "vice dropped", "deputy dropped", "former added",
-         "Deputy added"],
-)  # fmt: skip
-def test_a_dropped_or_added_role_qualifier_is_not_grounded(
-    article_id: str, phrase: str, changed: str, articles: dict[str, Article]
-) -> None:
-    sentence, _ = sentence_with(articles, article_id, phrase)
-    assert refused(article_id, sentence.replace(phrase, changed), articles)
 
 
 @pytest.mark.parametrize(
