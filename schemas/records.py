@@ -261,10 +261,6 @@ class ByType(Frozen, Generic[Inv, Mtg, Dcl, Fund]):
 class ExtractionDraft(ByType[InvitationDraft, MeetingDraft, DeclarationDraft, FundingAskDraft]):
     """Every invitation, meeting, declaration and funding ask the article reports."""
 
-    @property
-    def drafts(self) -> list[Draft]:
-        return self.records
-
     @model_validator(mode="after")
     def _evidence_is_in_the_article(self) -> Self:
         # Validated under an EvidenceCheck (as the pipeline does), an answer whose quotes are not
@@ -272,7 +268,7 @@ class ExtractionDraft(ByType[InvitationDraft, MeetingDraft, DeclarationDraft, Fu
         check = EVIDENCE_CHECK.get()
         if check is None:
             return self
-        missing = check([quote for draft in self.drafts for quote in draft.evidence])
+        missing = check([quote for draft in self.records for quote in draft.evidence])
         if missing:
             listed = "; ".join(repr(quote) for quote in missing[:10])
             raise ValueError(

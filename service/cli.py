@@ -29,7 +29,14 @@ from typing import IO, Any, TypeVar
 import click
 from pydantic import ValidationError
 
-from attache.errors import AttacheError, ExitCode, InvalidEncoding, InvalidRequest, exit_code_for
+from attache.errors import (
+    AttacheError,
+    ExitCode,
+    InvalidEncoding,
+    InvalidRequest,
+    exit_code_for,
+    field_reasons,
+)
 from attache.schemas import ExtractionRequest, RecordType
 from attache.settings import ServerSettings, Settings
 
@@ -197,4 +204,4 @@ def _read_request(
             {"text": text, **{k: v for k, v in fields.items() if v is not None}}
         )
     except ValidationError as exc:
-        raise InvalidRequest(f"invalid request: {exc}") from exc
+        raise InvalidRequest(f"invalid request: {field_reasons(exc)}") from exc

@@ -58,6 +58,7 @@ from attache.errors import (
     UpstreamRejected,
     UpstreamTimeout,
     UpstreamUnavailable,
+    field_reasons,
 )
 from attache.schemas import ExtractionDraft, TokenUsage
 from attache.settings import ModelMode, Settings
@@ -354,15 +355,9 @@ def _reasons(exc: InstructorRetryException, most: int = 6) -> str:
     attempts = getattr(exc, "failed_attempts", None) or []
     last = attempts[-1].exception if attempts else exc.__cause__
     if isinstance(last, ValidationError):
-        items = [
-            f"{'.'.join(map(str, error['loc'])) or 'answer'}: {error['msg']}"
-            for error in last.errors()
-        ]
-    else:
-        items = [f"{type(last).__name__}: {last}" if last else "an unreadable answer"]
-    shown = [" ".join(item.split())[:200] for item in items[:most]]
-    more = f"; and {len(items) - most} more" if len(items) > most else ""
-    return "; ".join(shown) + more
+        return field_reasons(last, root="answer", most=most)
+    reason = f"{type(last).__name__}: {last}" if last else "an unreadable answer"
+    return " ".join(reason.split())[:200]
 
 
 def _upstream_message(exc: openai.APIStatusError) -> str:

@@ -40,6 +40,8 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from attache.schemas import TokenUsage
 
 PROBLEM_TYPE_PREFIX = "urn:attache:problem:"
@@ -270,3 +272,11 @@ _EXIT_CODES: tuple[tuple[type[AttacheError], ExitCode], ...] = (
 
 def exit_code_for(exc: AttacheError) -> ExitCode:
     return next((code for cls, code in _EXIT_CODES if isinstance(exc, cls)), ExitCode.INTERNAL)
+
+
+def field_reasons(exc: ValidationError, *, root: str = "body", most: int = 6) -> str:
+    """A validation error as `field.path: reason` items on one line, not pydantic's dump."""
+    items = [f"{'.'.join(map(str, e['loc'])) or root}: {e['msg']}" for e in exc.errors()]
+    shown = [" ".join(item.split())[:200] for item in items[:most]]
+    more = f"; and {len(items) - most} more" if len(items) > most else ""
+    return "; ".join(shown) + more

@@ -34,6 +34,7 @@ from attache.errors import (
     InvalidRequest,
     ModelNotConfigured,
     TokenBudgetExceeded,
+    field_reasons,
 )
 from attache.pipeline.call import DraftSource, call
 from attache.pipeline.chunk import Chunk, split
@@ -298,7 +299,7 @@ def request_for(
     try:
         return ExtractionRequest.model_validate(fields)
     except ValidationError as exc:
-        raise InvalidRequest(f"invalid request: {_errors(exc)}") from exc
+        raise InvalidRequest(f"invalid request: {field_reasons(exc)}") from exc
 
 
 async def extract(
@@ -316,9 +317,3 @@ async def extract(
     request = request_for(text, published_at=published_at, types=types)
     async with Extractor.open(settings if settings is not None else Settings()) as extractor:
         return await extractor.extract(request)
-
-
-def _errors(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(map(str, error['loc'])) or 'body'}: {error['msg']}" for error in exc.errors()
-    )

@@ -89,7 +89,7 @@ def merge(
     warnings: list[ExtractionWarning] = []
     entries: dict[str, _Entry] = {}
     for index, part in enumerate(parts):
-        for draft in part.draft.drafts:
+        for draft in part.draft.records:
             if draft.record_type not in types:
                 continue
             evidence = aligner.align_record(

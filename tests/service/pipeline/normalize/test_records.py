@@ -34,7 +34,7 @@ def test_tense_follows_type_and_status(
 ) -> None:
     record = dict(board_of_peace_answer[kind][0], status=status)
     draft = ExtractionDraft.model_validate({kind: [record]})
-    assert tense_of(draft.drafts[0]) is tense
+    assert tense_of(draft.records[0]) is tense
 
 
 def test_hand_labelled_dates_agree_with_the_resolver() -> None:
@@ -43,7 +43,7 @@ def test_hand_labelled_dates_agree_with_the_resolver() -> None:
     disagreements = []
     for _, fixture in load_all():
         draft = ExtractionDraft.model_validate(gold_as_draft(fixture))
-        for gold, drafted in zip(fixture.gold.records, draft.drafts, strict=True):
+        for gold, drafted in zip(fixture.gold.records, draft.records, strict=True):
             if gold.date is None or gold.date.start is None or drafted.date is None:
                 continue
             published = _published(fixture.article_id)
