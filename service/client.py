@@ -16,6 +16,8 @@ time on top of that.
 Usage is counted here from every completion received, re-asks included, and HTTP requests from
 the transport's own event hook, so SDK retries are counted too.
 
+An answer is parsed and validated in its turn on the extractor's `Lane` (`_PacedTransport`).
+
 What cannot change between calls is done once, not per call (it was most of our CPU): the
 draft model is wrapped for instructor once (`_RESPONSE_MODEL`), so instructor's per-class
 schema cache holds; its JSON schema is built once (`_json_schema_once`); and a model class is
@@ -60,6 +62,7 @@ from attache.errors import (
     UpstreamUnavailable,
     field_reasons,
 )
+from attache.lane import Lane, Stage
 from attache.schemas import ExtractionDraft, TokenUsage
 from attache.settings import ModelMode, Settings
 
@@ -218,20 +221,46 @@ async def _no_retry_past_the_deadline(response: httpx.Response) -> None:
         response.headers["x-should-retry"] = "false"
 
 
+class _PacedTransport(httpx.AsyncBaseTransport):
+    """Hands an answer on once its body is in and its turn has come: the SDK, instructor and
+    the evidence check then parse and validate it without other answers' work in the same pass
+    of the event loop."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, lane: Lane) -> None:
+        self._inner = inner
+        self._lane = lane
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        await response.aread()
+        await self._lane.turn(Stage.ANSWER)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 class ModelClient:
     """Sends one chat request for an `ExtractionDraft` and turns every failure into ours."""
 
     def __init__(
-        self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        lane: Lane | None = None,
     ) -> None:
-        """`transport` replaces the network (the evaluation runner records and replays)."""
+        """`transport` replaces the network (the evaluation runner records and replays);
+        `lane` is the one answers take turns on (see `attache.lane`), by default their own."""
         if settings.model is None:
             raise ValueError("ModelClient needs settings.model")
         self._settings = settings
         self.model = settings.model
+        self._lane = lane if lane is not None else Lane()
+        network = transport or httpx.AsyncHTTPTransport(limits=openai.DEFAULT_CONNECTION_LIMITS)
         self._http = openai.DefaultAsyncHttpxClient(
             event_hooks={"request": [_count_request], "response": [_no_retry_past_the_deadline]},
-            transport=transport,
+            transport=_PacedTransport(network, self._lane),
         )
         self._openai = openai.AsyncOpenAI(
             base_url=str(settings.base_url) if settings.base_url else None,
@@ -265,8 +294,8 @@ class ModelClient:
                 response_model=_RESPONSE_MODEL,
                 messages=messages,
                 max_retries=self._settings.reasks,
-                # No `context=`: instructor would render the messages, article and all, as Jinja
-                # templates. The evidence check travels in a context variable instead.
+                # No `context=`: instructor would render the messages, article and all, as
+                # Jinja templates. The evidence check travels in a context variable instead.
                 strict=False,
                 hooks=hooks,
                 temperature=self._settings.temperature,

@@ -36,6 +36,7 @@ from attache.errors import (
     TokenBudgetExceeded,
     field_reasons,
 )
+from attache.lane import Lane, Stage
 from attache.pipeline.call import DraftSource, call
 from attache.pipeline.chunk import Chunk, split
 from attache.pipeline.ground import Aligner, ReaskUnaligned
@@ -48,6 +49,7 @@ from attache.schemas import (
     ExtractionResponse,
     ExtractionWarning,
     RecordType,
+    SuspectedInjection,
     Timings,
     WarningCode,
 )
@@ -60,8 +62,8 @@ _INVISIBLE = re.compile(f"[{INVISIBLE_CHARACTERS}]*")
 # No tokenizer runs offline for every model; budgets use the usual 4 characters a token.
 _CHARS_PER_TOKEN = 4
 _SCHEMA_CHARS = len(json.dumps(ExtractionDraft.model_json_schema()))
-# Up to this length an article's records are assembled on the event loop (a few ms at most);
-# the thread hop would cost more than it spares.
+# Up to this length an article is checked for injections and its records assembled on the event
+# loop, in one turn of the lane (a few ms at most); the thread hop would cost more than it spares.
 _ON_LOOP_CHARS = 10_000
 
 logger = logging.getLogger("attache")
@@ -81,11 +83,19 @@ def _is_blank(text: str) -> bool:
 
 
 class Extractor:
-    def __init__(self, settings: Settings, source: DraftSource | None, model: str | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        source: DraftSource | None,
+        model: str | None,
+        lane: Lane | None = None,
+    ) -> None:
         self.settings = settings
         self.prompt = prompts.load(settings.prompt_version)
         self._source = source
         self.model = model
+        # Shared with the model client and the HTTP route: CPU work takes turns on it.
+        self.lane = lane if lane is not None else Lane()
 
     @classmethod
     @asynccontextmanager
@@ -98,9 +108,10 @@ class Extractor:
         if not settings.model_configured:
             yield cls(settings, None, None)
             return
-        client = ModelClient(settings, transport=transport)
+        lane = Lane()
+        client = ModelClient(settings, transport=transport, lane=lane)
         try:
-            yield cls(settings, client, client.model)
+            yield cls(settings, client, client.model, lane)
         finally:
             await client.aclose()
 
@@ -145,6 +156,7 @@ class Extractor:
 
     async def extract(self, request: ExtractionRequest) -> ExtractionResponse:
         """The records of one article; raises an `AttacheError` when it cannot."""
+        await self.lane.turn(Stage.ARTICLE)
         chunks = self.plan(request).chunks
         if self._source is None or self.model is None:
             raise ModelNotConfigured(
@@ -152,17 +164,18 @@ class Extractor:
             )
         started = time.perf_counter()
         aligner = Aligner(request.text)
-        # The detector reads the whole article with regexes (about 1 s for the longest allowed):
-        # in a worker thread, while the model works, so the event loop keeps serving.
-        suspecting = asyncio.create_task(asyncio.to_thread(suspect, request.text))
+        long = len(request.text) > _ON_LOOP_CHARS
+        # The detector reads a long article for tens of ms: in a worker thread, while the model
+        # works. A short one costs about a millisecond, less than the thread hop.
+        suspecting = asyncio.create_task(asyncio.to_thread(suspect, request.text)) if long else None
         try:
             drafts, meter = await self._call_within_deadline(self._source, chunks, request, aligner)
         except BaseException:
-            suspecting.cancel()
+            if suspecting is not None:
+                suspecting.cancel()
             raise
-        suspected = await suspecting
 
-        def assemble() -> tuple[Merged, Normalized]:
+        def assemble(suspected: list[SuspectedInjection]) -> tuple[Merged, Normalized]:
             merged = merge(
                 [ChunkDraft(c, d) for c, d in zip(chunks, drafts, strict=True)],
                 aligner,
@@ -173,11 +186,37 @@ class Extractor:
             )
             return merged, normalize(merged.drafts, _day(request.published_at))
 
-        # Grounding, merging and normalizing a long article's records takes tens of ms: in a
-        # worker thread, so the event loop keeps answering other requests meanwhile.
-        merged, normalized = (
-            await asyncio.to_thread(assemble) if len(request.text) > _ON_LOOP_CHARS else assemble()
+        if suspecting is None:
+            await self.lane.turn(Stage.RECORDS)
+            suspected = suspect(request.text)
+            merged, normalized = assemble(suspected)
+        else:
+            # Grounding, merging and normalizing a long article's records takes tens of ms: in
+            # a worker thread, so the event loop keeps reading its sockets meanwhile.
+            suspected = await suspecting
+            merged, normalized = await asyncio.to_thread(assemble, suspected)
+            await self.lane.turn(Stage.RECORDS)
+        return self._response(
+            request,
+            chunks=chunks,
+            merged=merged,
+            normalized=normalized,
+            suspected=suspected,
+            meter=meter,
+            started=started,
         )
+
+    def _response(
+        self,
+        request: ExtractionRequest,
+        *,
+        chunks: list[Chunk],
+        merged: Merged,
+        normalized: Normalized,
+        suspected: list[SuspectedInjection],
+        meter: Meter,
+        started: float,
+    ) -> ExtractionResponse:
         warnings = list(merged.warnings)
         if len(chunks) > 1:
             warnings.insert(

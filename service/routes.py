@@ -27,6 +27,7 @@ from attache.errors import (
     UnsupportedMediaType,
 )
 from attache.extractor import Extractor
+from attache.lane import Stage
 from attache.observability import observe_failure, observe_success
 from attache.schemas import ExtractionRequest, ExtractionResponse, Health, Problem, Readiness
 from attache.schemas.api import ARTICLE_TEXT_PATTERN
@@ -55,6 +56,9 @@ class ArticleRequest(Request[Any, Any, Any]):
 
     async def json(self) -> Any:
         body = await self.body()
+        # Decoding and validating the article is the first stretch of its CPU work.
+        extractor: Extractor = self.app.state.extractor
+        await extractor.lane.turn(Stage.ARTICLE)
         media_type, options = self.content_type
         if media_type == JSON or media_type.endswith("+json"):
             if self.scope["query_string"]:

@@ -60,6 +60,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
+from attache.pipeline.prefilter import Prefilter, fold
 from attache.schemas import InjectionRule, SuspectedInjection
 
 # Past this length a "paragraph" is a text that came without breaks: flagging all of it would
@@ -228,13 +229,13 @@ _ROLE_TAG = (
 @dataclass(frozen=True)
 class _Rule:
     name: InjectionRule
-    patterns: tuple[re.Pattern[str], ...]
+    patterns: tuple[Prefilter, ...]
     # Forms too plain to stand alone: they join a passage another pattern found.
-    supporting: tuple[re.Pattern[str], ...] = ()
+    supporting: tuple[Prefilter, ...] = ()
 
 
-def _compile(patterns: tuple[str, ...], flags: int = re.IGNORECASE) -> tuple[re.Pattern[str], ...]:
-    return tuple(re.compile(pattern, flags) for pattern in patterns)
+def _compile(patterns: tuple[str, ...], flags: int = re.IGNORECASE) -> tuple[Prefilter, ...]:
+    return tuple(Prefilter(re.compile(pattern, flags)) for pattern in patterns)
 
 
 # Markers and role tags are matched as written: "System:" opening a sentence is a tag, a
@@ -261,13 +262,24 @@ class _Hit:
 
 def suspect(text: str) -> list[SuspectedInjection]:
     """The passages of `text` that read like instructions to a model, in article order."""
+    # The gates first ask the whole text, so most patterns are ruled out by a few searches.
+    folded = fold(text)
+    rules = [
+        _Rule(
+            rule.name,
+            tuple(gate for gate in rule.patterns if gate.may_match(text, folded)),
+            tuple(gate for gate in rule.supporting if gate.may_match(text, folded)),
+        )
+        for rule in _RULES
+    ]
     passages: list[SuspectedInjection] = []
     for start, end in _paragraphs(text):
         paragraph = text[start:end]
-        found = _hits(paragraph, start, supporting=False)
+        folded = fold(paragraph)
+        found = _hits(rules, paragraph, folded, start, supporting=False)
         if not found:
             continue
-        hits = found + _hits(paragraph, start, supporting=True)
+        hits = found + _hits(rules, paragraph, folded, start, supporting=True)
         spans = (
             [(start, end)] if end - start <= _LONGEST_PASSAGE else _around(text, start, end, found)
         )
@@ -275,12 +287,15 @@ def suspect(text: str) -> list[SuspectedInjection]:
     return passages
 
 
-def _hits(paragraph: str, offset: int, *, supporting: bool) -> list[_Hit]:
+def _hits(
+    rules: list[_Rule], paragraph: str, folded: str, offset: int, *, supporting: bool
+) -> list[_Hit]:
     return [
         _Hit(offset + match.start(), offset + match.end(), rule.name)
-        for rule in _RULES
-        for pattern in (rule.supporting if supporting else rule.patterns)
-        for match in pattern.finditer(paragraph)
+        for rule in rules
+        for gate in (rule.supporting if supporting else rule.patterns)
+        if gate.may_match(paragraph, folded)
+        for match in gate.pattern.finditer(paragraph)
     ]
 
 
