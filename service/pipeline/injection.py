@@ -184,14 +184,21 @@ _IMPERATIVE = (
     r"\bplease\s+)(?:also\s+)?(?:extract|report|output|add|include|return|list|emit|insert|"
     r"generate|produce)\s+(?!of\b)"
 )
-_REQUESTS_RECORDS = (
+# Orders that open a sentence or follow "you must", "please": `_START` makes re try every
+# position of a paragraph (about 0.2 microseconds a character), so these run on its sentences
+# that hold their words instead (`_IN_SENTENCES`). They match no ".", "!" or "?", so no match
+# crosses the end of a sentence.
+_ORDERS = (
     rf"{_IMPERATIVE}(?:[\w'\u2019-]+\s+){{0,4}}?{_EXTRACTION_NOUN}\b",
     rf"{_IMPERATIVE}(?:[\w'\u2019-]+\s+){{0,8}}?as\s+an?\s+(?:[\w-]+\s+)?{_RECORD_TYPE}\b",
     rf"{_IMPERATIVE}(?:an?|one|this|that)\s+{_RECORD_TYPE}\s*:",
-    # "Output" and "emit" are nouns or jargon in news, never an order for a record.
-    rf"\b(?:output|emit)\s+(?:[\w'\u2019-]+\s+){{0,4}}?(?:{_EVENT_NOUN}|{_EXTRACTION_NOUN})\b",
     rf"(?:{_START}|\b(?:and|then|or|you\s+(?:must|should|may|can))\s+)(?:invent|fabricate|"
     r"make\s+up)\s+(?:[\w-]+\s+){0,2}?(?:quotes|quotations?|evidence|citations|records)\b",
+)
+_REQUESTS_RECORDS = (
+    *_ORDERS,
+    # "Output" and "emit" are nouns or jargon in news, never an order for a record.
+    rf"\b(?:output|emit)\s+(?:[\w'\u2019-]+\s+){{0,4}}?(?:{_EVENT_NOUN}|{_EXTRACTION_NOUN})\b",
     r"\b(?:quote|use|cite)\s+this\s+(?:sentence|paragraph|passage|text|line)\s+as\s+(?:its\s+|"
     r"the\s+|their\s+)?(?:evidence|source|quote)\b",
     r"\bevidence\s+(?:that\s+)?you\s+(?:write|invent|make\s+up|compose)\s+yourself\b",
@@ -204,6 +211,8 @@ _REQUESTS_RECORDS = (
 )
 # Counts only where another rule fired in the paragraph.
 _REQUESTS_EVENTS = (rf"{_IMPERATIVE}(?:[\w'\u2019-]+\s+){{0,4}}?{_EVENT_NOUN}\b",)
+_IN_SENTENCES = frozenset((*_ORDERS, *_REQUESTS_EVENTS))
+_SENTENCE_END = re.compile(r"[.!?]")
 
 _PROMPT_MARKER = (
     r"\[/?INST\]",
@@ -290,13 +299,30 @@ def suspect(text: str) -> list[SuspectedInjection]:
 def _hits(
     rules: list[_Rule], paragraph: str, folded: str, offset: int, *, supporting: bool
 ) -> list[_Hit]:
-    return [
-        _Hit(offset + match.start(), offset + match.end(), rule.name)
-        for rule in rules
-        for gate in (rule.supporting if supporting else rule.patterns)
-        if gate.may_match(paragraph, folded)
-        for match in gate.pattern.finditer(paragraph)
-    ]
+    hits: list[_Hit] = []
+    sentences: list[tuple[int, int, str]] | None = None
+    for rule in rules:
+        for gate in rule.supporting if supporting else rule.patterns:
+            if not gate.may_match(paragraph, folded):
+                continue
+            if gate.pattern.pattern in _IN_SENTENCES:
+                sentences = sentences if sentences is not None else _sentences(paragraph)
+                spans = [(lo, hi) for lo, hi, f in sentences if gate.may_match(paragraph[lo:hi], f)]
+            else:
+                spans = [(0, len(paragraph))]
+            hits += [
+                _Hit(offset + match.start(), offset + match.end(), rule.name)
+                for lo, hi in spans
+                for match in gate.pattern.finditer(paragraph, lo, hi)
+            ]
+    return hits
+
+
+def _sentences(paragraph: str) -> list[tuple[int, int, str]]:
+    """The paragraph cut after every ".", "!" and "?", each piece with its folded text. A match
+    may start in the space after the stop, so a piece starts right after it."""
+    cuts = [0, *(stop.end() for stop in _SENTENCE_END.finditer(paragraph)), len(paragraph)]
+    return [(lo, hi, fold(paragraph[lo:hi])) for lo, hi in itertools.pairwise(cuts) if lo < hi]
 
 
 def _passage(start: int, end: int, hits: list[_Hit]) -> SuspectedInjection:

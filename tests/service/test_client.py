@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import openai
 import pytest
 import respx
 from instructor.v2.core import patch as instructor_patch
@@ -72,3 +73,27 @@ async def test_the_model_sees_no_length_caps_but_they_still_hold(
     assert '"minLength"' in sent or mode is ModelMode.JSON  # other keywords stay
     assert route.call_count == 2  # the over-long answer was re-asked: pydantic enforced the cap
     assert response.usage.reasks == 1
+
+
+@pytest.mark.parametrize("mode", list(ModelMode))
+async def test_parameters_sent_as_built_make_the_same_request_body(
+    mode: ModelMode,
+    make_settings: SettingsFactory,
+    board_of_peace: Article,
+    board_of_peace_answer: dict[str, Any],
+) -> None:
+    """The request attache sends (the SDK's walk of the parameters skipped) is the JSON the SDK
+    sends, walking them, for the same arguments."""
+    sent: list[dict[str, Any]] = []
+    with respx.mock(base_url=BASE_URL) as upstream:
+        route = upstream.post(COMPLETIONS).mock(return_value=ok(board_of_peace_answer, mode=mode))
+        async with Extractor.open(make_settings(mode=mode)) as extractor:
+            await extractor.extract(board_of_peace.request())
+        sent.append(json.loads(route.calls.last.request.content))
+        plain = openai.AsyncOpenAI(base_url=BASE_URL, api_key="test-key", max_retries=0)
+        arguments = {key: value for key, value in sent[0].items() if key != "stream"}
+        await plain.chat.completions.create(**arguments)
+        sent.append(json.loads(route.calls.last.request.content))
+    as_built, walked = sent
+    assert as_built["messages"]
+    assert as_built == walked

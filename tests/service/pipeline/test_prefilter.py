@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 from collections.abc import Callable
@@ -103,11 +104,26 @@ def test_a_gate_never_rules_out_a_text_its_pattern_matches(text: str) -> None:
             assert gate.may_match(text, fold(text)), (gate.pattern.pattern, text)
 
 
+def ungated() -> contextlib.AbstractContextManager[object]:
+    """Every pattern run on every paragraph whole, as before the gates."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(mock.patch.object(Prefilter, "may_match", return_value=True))
+    stack.enter_context(mock.patch.object(detector, "_IN_SENTENCES", frozenset()))
+    return stack
+
+
 @given(texts())
 def test_the_gated_detector_finds_what_the_ungated_one_does(text: str) -> None:
     gated = suspect(text)
-    with mock.patch.object(Prefilter, "may_match", return_value=True):
+    with ungated():
         assert suspect(text) == gated
+
+
+@given(texts())
+def test_what_runs_sentence_by_sentence_never_matches_across_a_sentence_end(text: str) -> None:
+    for gate in GATES:
+        if gate.pattern.pattern in detector._IN_SENTENCES:
+            assert not any(set(".!?") & set(m.group()) for m in gate.pattern.finditer(text))
 
 
 def test_the_corpus_and_every_planted_case_give_the_same_passages_ungated(
@@ -118,5 +134,5 @@ def test_the_corpus_and_every_planted_case_give_the_same_passages_ungated(
         injection.inject(articles[case.article_id].text, case).text for case in injection.CASES
     ]
     gated = [suspect(text) for text in texts]
-    with mock.patch.object(Prefilter, "may_match", return_value=True):
+    with ungated():
         assert [suspect(text) for text in texts] == gated
