@@ -49,9 +49,6 @@ class Word:
     text: str
     folded: bool
 
-    def is_in(self, text: str, folded: str) -> bool:
-        return self.text in (folded if self.folded else text)
-
 
 Clause = frozenset[Word]
 
@@ -74,10 +71,29 @@ class Prefilter:
         clauses = dict.fromkeys(_clauses(parsed, ignore_case=bool(pattern.flags & re.IGNORECASE)))
         # The clause likeliest to fail first: most texts are ruled out by one search.
         self.clauses = tuple(sorted(clauses, key=_selectivity, reverse=True))
+        # The same, as plain strings by where to look: checked some 400 times an article, and
+        # plain loops over strings take a fifth less time than generators over `Word`s.
+        self._searches = tuple(
+            (
+                tuple(word.text for word in clause if word.folded),
+                tuple(word.text for word in clause if not word.folded),
+            )
+            for clause in self.clauses
+        )
 
     def may_match(self, text: str, folded: str) -> bool:
         """False when the pattern cannot match `text`; `folded` is `fold(text)`."""
-        return all(any(word.is_in(text, folded) for word in clause) for clause in self.clauses)
+        for in_folded, as_written in self._searches:
+            for word in in_folded:
+                if word in folded:
+                    break
+            else:
+                for word in as_written:
+                    if word in text:
+                        break
+                else:
+                    return False
+        return True
 
 
 def _clauses(node: _Node, *, ignore_case: bool) -> list[Clause]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from typing import Any
 
 import openai
 import pytest
 import respx
 from instructor.v2.core import patch as instructor_patch
+from instructor.v2.providers.openai import handlers as instructor_handlers
 from instructor.v2.validation import async_validators
 from pydantic.json_schema import GenerateJsonSchema
 
@@ -97,3 +99,39 @@ async def test_parameters_sent_as_built_make_the_same_request_body(
     as_built, walked = sent
     assert as_built["messages"]
     assert as_built == walked
+
+
+@pytest.mark.parametrize("mode", [ModelMode.JSON, ModelMode.MD_JSON])
+async def test_the_schema_instructions_are_written_once_and_read_as_instructor_writes_them(
+    mode: ModelMode,
+    make_settings: SettingsFactory,
+    board_of_peace: Article,
+    board_of_peace_answer: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    indented: list[int] = []
+    dumps = json.dumps
+
+    def counted(obj: Any, **kwargs: Any) -> str:
+        if kwargs.get("indent") is not None:
+            indented.append(1)
+        return dumps(obj, **kwargs)
+
+    async def system_messages() -> list[str]:
+        with respx.mock(base_url=BASE_URL) as upstream:
+            route = upstream.post(COMPLETIONS).mock(
+                return_value=ok(board_of_peace_answer, mode=mode)
+            )
+            async with Extractor.open(make_settings(mode=mode)) as extractor:
+                for _ in range(3):
+                    await extractor.extract(board_of_peace.request())
+            return [json.loads(c.request.content)["messages"][0]["content"] for c in route.calls]
+
+    monkeypatch.setattr(json, "dumps", counted)
+    once = await system_messages()
+    written = len(indented)
+    assert written <= 1  # none when an earlier test already wrote them
+    monkeypatch.setattr(instructor_handlers, "json", json)
+    monkeypatch.setattr(instructor_handlers, "dedent", textwrap.dedent)
+    assert await system_messages() == once
+    assert len(indented) == written + 3  # instructor's own: once a call
