@@ -499,3 +499,27 @@ def test_a_closing_dash_is_part_of_the_span(
     assert evidence.alignment is alignment
     assert evidence.start == text.index("The official refused")
     assert evidence.end == text.index("rate cuts --") + len("rate cuts --")
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [*"ab1,. \t\n-'\u00e9", "not", "former", "55,000", "U.S.", "x" * 70, "1,000" * 20]
+        )
+    ).map("".join),
+    st.data(),
+)
+def test_the_word_before_a_span_is_the_one_the_article_index_holds(
+    text: str, data: st.DataObject
+) -> None:
+    """Read from the text just before the span, it is the last indexed word ending there."""
+    aligner = Aligner(text)
+    at = data.draw(st.integers(0, len(text)))
+    words = aligner._words
+    indexed = [i for i, end in enumerate(words.ends) if end <= at]
+    found = aligner._word_before(at)
+    if not indexed:
+        assert found is None
+    else:
+        assert found is not None
+        assert (found.start(), found.end()) == (words.starts[indexed[-1]], words.ends[indexed[-1]])
