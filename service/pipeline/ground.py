@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import re
 import string
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from functools import cached_property
@@ -240,19 +240,24 @@ class Aligner:
 
     def _after_a_qualifier(self, span: Span) -> bool:
         start = span[0]
-        word = self._word_before(start)
-        if word is None or _SENTENCE_END.search(self.text, word.end(), start):
+        before = self._word_before(start)
+        if before is None or _SENTENCE_END.search(self.text, before[0], start):
             return False
-        found = critical(_keys([word.group()])[0])
+        found = critical(before[1])
         return found is not None and found.family in {Family.NEGATION, Family.ROLE}
 
-    def _word_before(self, at: int) -> re.Match[str] | None:
-        """The last of the article's words to end at or before `at`.
+    def _word_before(self, at: int) -> tuple[int, str] | None:
+        """Where the last of the article's words to end at or before `at` ends, and its key.
 
-        Read from the text just before `at`, not from an index of every word: a quote found
-        verbatim then costs no index. Words hold no whitespace, so text that starts right
-        after a whitespace character splits into the same words as the whole article does.
+        From the index of every word if a quote already needed it; otherwise read from the text
+        just before `at`, so that a quote found verbatim costs no index. Words hold no
+        whitespace: text that starts right after a whitespace character splits into the same
+        words as the whole article does.
         """
+        if "_words" in self.__dict__:  # the cached property, once built
+            words = self._words
+            index = bisect_right(words.ends, at) - 1
+            return (words.ends[index], words.keys[index]) if index >= 0 else None
         text = self.text
         lo = max(0, at - _LOOK_BACK)
         while lo > 0 and not text[lo - 1].isspace():
@@ -262,7 +267,7 @@ class Aligner:
             if word.end() > at:
                 break
             last = word
-        return last
+        return None if last is None else (last.end(), _keys([last.group()])[0])
 
     def _normalized(self, quote: str) -> list[Span]:
         folded = " ".join(_typography(quote).split())

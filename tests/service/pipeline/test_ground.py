@@ -513,13 +513,11 @@ def test_the_word_before_a_span_is_the_one_the_article_index_holds(
     text: str, data: st.DataObject
 ) -> None:
     """Read from the text just before the span, it is the last indexed word ending there."""
-    aligner = Aligner(text)
     at = data.draw(st.integers(0, len(text)))
+    aligner = Aligner(text)
+    read = aligner._word_before(at)  # no index yet: read from the text
     words = aligner._words
     indexed = [i for i, end in enumerate(words.ends) if end <= at]
-    found = aligner._word_before(at)
-    if not indexed:
-        assert found is None
-    else:
-        assert found is not None
-        assert (found.start(), found.end()) == (words.starts[indexed[-1]], words.ends[indexed[-1]])
+    expected = (words.ends[indexed[-1]], words.keys[indexed[-1]]) if indexed else None
+    assert read == expected
+    assert aligner._word_before(at) == expected  # from the index, now built
