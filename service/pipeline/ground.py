@@ -259,15 +259,20 @@ class Aligner:
             index = bisect_right(words.ends, at) - 1
             return (words.ends[index], words.keys[index]) if index >= 0 else None
         text = self.text
-        lo = max(0, at - _LOOK_BACK)
-        while lo > 0 and not text[lo - 1].isspace():
-            lo -= 1
-        last = None
-        for word in _WORD.finditer(text, lo):
-            if word.end() > at:
-                break
-            last = word
-        return None if last is None else (last.end(), _keys([last.group()])[0])
+        while at > 0:
+            lo = max(0, at - _LOOK_BACK)
+            while lo > 0 and not text[lo - 1].isspace():
+                lo -= 1
+            last = None
+            for word in _WORD.finditer(text, lo):
+                if word.end() > at:
+                    break
+                last = word
+            if last is not None:
+                return last.end(), _keys([last.group()])[0]
+            # No word ends between `lo` and `at`, and none can end at `lo`, after a space.
+            at = lo - 1
+        return None
 
     def _normalized(self, quote: str) -> list[Span]:
         folded = " ".join(_typography(quote).split())

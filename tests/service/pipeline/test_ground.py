@@ -521,3 +521,18 @@ def test_the_word_before_a_span_is_the_one_the_article_index_holds(
     expected = (words.ends[indexed[-1]], words.keys[indexed[-1]]) if indexed else None
     assert read == expected
     assert aligner._word_before(at) == expected  # from the index, now built
+
+
+@pytest.mark.parametrize(
+    ("text", "at", "before"),
+    [
+        ("a " + "x" * 70, 66, (1, "a")),  # a word longer than the look-back window spans `at`
+        ("not " + "y" * 200, 150, (3, "not")),
+        ("x" * 100, 50, None),
+        ("", 0, None),
+    ],
+)
+def test_the_word_before_is_found_past_a_word_longer_than_the_window(
+    text: str, at: int, before: tuple[int, str] | None
+) -> None:
+    assert Aligner(text)._word_before(at) == before
