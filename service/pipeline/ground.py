@@ -348,7 +348,10 @@ class Aligner:
         """Where the quote would start in the article, voted by the word pairs the two share."""
         at: dict[tuple[str, str], list[int]] = {}
         for i, pair in enumerate(pairwise(keys)):
-            at.setdefault(pair, []).append(i)
+            # "of the", "it was": found all over any article, such a pair votes for origins
+            # everywhere, and each origin costs an alignment attempt.
+            if not (pair[0] in _FUNCTION_WORDS and pair[1] in _FUNCTION_WORDS):
+                at.setdefault(pair, []).append(i)
         votes: Counter[int] = Counter()
         # One pass over the article's pairs, the few it shares with the quote picked out in C.
         shared_pairs = map(at.get, self._words.pairs, repeat(()))
