@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from attache.evals.corpus import Article, read_articles
 from attache.evals.grounding import sentences
 from attache.pipeline.critical import Family, critical
-from attache.pipeline.ground import Aligner
+from attache.pipeline.ground import _TYPOGRAPHIC, Aligner, _typography
 from attache.schemas import Alignment
 
 Span = tuple[int, int]
@@ -536,3 +536,8 @@ def test_the_word_before_is_found_past_a_word_longer_than_the_window(
     text: str, at: int, before: tuple[int, str] | None
 ) -> None:
     assert Aligner(text)._word_before(at) == before
+
+
+@given(st.text(alphabet=st.sampled_from([*_TYPOGRAPHIC, *"ab \u00e9\u2026'\"-"])))
+def test_typography_folds_each_character_as_its_table_says(text: str) -> None:
+    assert _typography(text) == "".join(_TYPOGRAPHIC.get(c, c) for c in text)
