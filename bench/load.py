@@ -90,6 +90,9 @@ async def scenario(
         "ATTACHE_MAX_CONCURRENT_EXTRACTIONS": str(limit),
         "ATTACHE_DEADLINE_S": str(DEADLINE_S),
         "ATTACHE_LOG_LEVEL": "WARNING",
+        # One process: the limits are per process, and its memory is what the table reports
+        # (with more, the process measured would be uvicorn's supervisor).
+        "ATTACHE_WORKERS": "1",
     }
     server = await asyncio.create_subprocess_exec(
         *command,
