@@ -212,7 +212,6 @@ _REQUESTS_RECORDS = (
 # Counts only where another rule fired in the paragraph.
 _REQUESTS_EVENTS = (rf"{_IMPERATIVE}(?:[\w'\u2019-]+\s+){{0,4}}?{_EVENT_NOUN}\b",)
 _IN_SENTENCES = frozenset((*_ORDERS, *_REQUESTS_EVENTS))
-_SENTENCE_END = re.compile(r"[.!?]")
 
 _PROMPT_MARKER = (
     r"\[/?INST\]",
@@ -319,9 +318,9 @@ def _hits(
 
 
 def _sentences(paragraph: str) -> list[tuple[int, int, str]]:
-    """The paragraph cut after every ".", "!" and "?", each piece with its folded text. A match
-    may start in the space after the stop, so a piece starts right after it."""
-    cuts = [0, *(stop.end() for stop in _SENTENCE_END.finditer(paragraph)), len(paragraph)]
+    """The paragraph's sentences, each with its folded text. A match may start in the space
+    after a full stop, so a piece starts right after the stop, where `_SENTENCE_BREAK` does."""
+    cuts = [0, *(end.start() for end in _SENTENCE_BREAK.finditer(paragraph)), len(paragraph)]
     return [(lo, hi, fold(paragraph[lo:hi])) for lo, hi in itertools.pairwise(cuts) if lo < hi]
 
 
