@@ -1,7 +1,8 @@
 """`attache eval run`, `compare` and `validate` (evals/runner.py, compare.py, validate.py).
 
-Exit codes are `attache.errors.ExitCode`'s: 7 when a run had failed articles, 8 when compare
-finds a gated metric dropped, 9 when a replay's recording does not fit, 10 for invalid fixtures.
+Exit codes are `attache.errors.ExitCode`'s: 5 when a run stopped because the endpoint could not
+be reached, 7 when a run had failed articles, 8 when compare finds a gated metric dropped, 9 when
+a replay's recording does not fit, 10 for invalid fixtures.
 """
 
 from __future__ import annotations
@@ -55,6 +56,14 @@ ARTICLES = click.option(
 )
 @click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True)
 @click.option(
+    "--max-connection-failures",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="Stop the run once this many articles in a row could not reach the endpoint "
+    "(0: never stop).",
+)
+@click.option(
     "--record",
     type=click.Path(file_okay=False, path_type=Path),
     help="Save every raw model answer here.",
@@ -80,6 +89,7 @@ def run_command(
     model: str | None,
     mode: str | None,
     concurrency: int,
+    max_connection_failures: int,
     record: Path | None,
     replay: Path | None,
     out: Path | None,
@@ -92,7 +102,16 @@ def run_command(
     overrides: dict[str, Any] = {"base_url": base_url, "model": model, "mode": mode}
     settings = load_settings(Settings, **{k: v for k, v in overrides.items() if v is not None})
     config = RunConfig(
-        fixtures, settings, out, concurrency, record, replay, progress, injection, articles
+        fixtures,
+        settings,
+        out,
+        concurrency,
+        record,
+        replay,
+        progress,
+        injection,
+        articles,
+        max_connection_failures,
     )
     try:
         folder = asyncio.run(run(config))
@@ -104,9 +123,15 @@ def run_command(
         sys.exit(ExitCode.RECORDING_MISMATCH)
     click.echo((folder / "report.md").read_text(encoding="utf-8"))
     click.echo(f"results: {folder}")
-    failed = json.loads((folder / "results.json").read_text(encoding="utf-8"))["metrics"][
-        "failed_articles"
-    ]
+    results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    failed, skipped = results["metrics"]["failed_articles"], results["metrics"]["not_attempted"]
+    if results["meta"]["stopped"]:
+        click.echo(
+            f"attache eval: stopped: {results['meta']['stopped']}; {skipped} article(s) not "
+            "attempted",
+            err=True,
+        )
+        sys.exit(ExitCode.UPSTREAM)
     if failed:
         click.echo(f"attache eval: {failed} article(s) failed; they count as misses", err=True)
         sys.exit(ExitCode.ARTICLES_FAILED)

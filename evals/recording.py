@@ -1,15 +1,17 @@
 """Record a model's raw HTTP answers, and replay them offline.
 
-A recording is a folder: `manifest.json` (model, mode, endpoint, prompt version, time, git
-revision, and `synthetic`), and one `<article id>.jsonl` per article, one line per upstream
-answer in the order the pipeline asked: status, the headers that matter, the body, how long it
-took, and the SHA-256 of the request body that got it.
+A recording is a folder: `manifest.json` (model, mode, endpoint, prompt version, the other
+settings that shape a request, time, git revision, and `synthetic`), and one
+`<article id>.jsonl` per article, one line per upstream answer in the order the pipeline asked:
+status, the headers that matter, the body, how long it took, and the SHA-256 of the request
+body that got it.
 
-Replaying serves those answers in the same order and checks each request against its hash: a
-changed prompt, schema or setting makes the request differ, and a stale recording fails loudly
-instead of scoring answers to questions no longer asked. Recordings are made only against a
-real endpoint (`attache eval run --record`); `synthetic` recordings are written by tests to
-exercise the harness, and every report made from one says so.
+Replaying restores the recorded settings, serves those answers in the same order and checks
+each request against its hash: a changed prompt, schema or setting makes the request differ,
+and a stale recording fails loudly, naming the request field that differs, instead of scoring
+answers to questions no longer asked. Recordings are made only against a real endpoint
+(`attache eval run --record`); `synthetic` recordings are written by tests to exercise the
+harness, and every report made from one says so.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import json
 import time
 from contextvars import ContextVar
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
+import openai
 from pydantic import BaseModel, Field
 
 from attache.schemas.common import Frozen
@@ -31,10 +35,12 @@ current_article: ContextVar[str] = ContextVar("attache_eval_article")
 _KEPT_HEADERS = ("content-type", "retry-after", "retry-after-ms")
 
 
-# The settings that shape a request: a replay restores them, so it asks what was recorded.
+# The settings that shape the requests a run sends, besides model, mode and prompt version:
+# a replay restores them, so it asks what was recorded. Re-asks and SDK retries decide how many
+# requests an article sends, and so which recorded answer meets which request.
 REQUEST_SETTINGS = (
-    "max_output_tokens", "token_limit_param", "temperature", "reasks", "chunk_chars",
-    "chunk_overlap_chars",
+    "max_output_tokens", "token_limit_param", "temperature", "reasks", "upstream_retries",
+    "chunk_chars", "chunk_overlap_chars",
 )  # fmt: skip
 
 
@@ -64,6 +70,12 @@ class Answer(BaseModel):
 
 class ReplayError(RuntimeError):
     """The pipeline asked something the recording does not hold."""
+
+
+class _NotRecorded(openai.OpenAIError):
+    """Raised into the SDK for a request the recording cannot answer. The SDK passes its own
+    errors on at once, where any other exception from the transport is retried and reported as
+    a "Connection error": a replay uses no network, and a retry would ask the same again."""
 
 
 def request_digest(request: httpx.Request) -> str:
@@ -158,7 +170,8 @@ class ReplayTransport(httpx.AsyncBaseTransport):
             lines = path.read_text(encoding="utf-8").splitlines()
             self._answers[path.stem] = [Answer.model_validate_json(line) for line in lines]
         self._served: dict[str, int] = {}
-        self.errors: list[str] = []
+        self.errors: dict[str, str] = {}
+        """Per article, the first request the recording could not answer."""
 
     def elapsed_ms(self, article_id: str) -> float:
         served = self._served.get(article_id, 0)
@@ -169,16 +182,17 @@ class ReplayTransport(httpx.AsyncBaseTransport):
         index = self._served.get(article_id, 0)
         answers = self._answers.get(article_id, [])
         if index >= len(answers):
-            return self._fail(f"{article_id}: the recording holds {len(answers)} answer(s)")
+            self._fail(article_id, f"the recording holds {len(answers)} answer(s)")
         answer = answers[index]
         if answer.request_sha256 is not None and answer.request_sha256 != request_digest(request):
-            return self._fail(
-                f"{article_id}: request {index + 1} differs from the recorded one: "
-                + differences(answer.request_fields, request_fields(request))
+            self._fail(
+                article_id,
+                f"request {index + 1} differs from the recorded one: "
+                + differences(answer.request_fields, request_fields(request)),
             )
         self._served[article_id] = index + 1
         return httpx.Response(answer.status, headers=answer.headers, content=answer.body)
 
-    def _fail(self, message: str) -> httpx.Response:
-        self.errors.append(message)
-        raise ReplayError(message)
+    def _fail(self, article_id: str, message: str) -> NoReturn:
+        self.errors.setdefault(article_id, f"{article_id}: {message}")
+        raise _NotRecorded(message)

@@ -42,12 +42,20 @@ def markdown(results: dict[str, Any]) -> str:
             "model. Nothing here measures extraction quality.",
             "",
         ]
+    skipped = m.get("not_attempted", 0)
+    if meta.get("stopped"):
+        lines += [
+            f"> **STOPPED EARLY**: {meta['stopped']}; {skipped} article(s) were not attempted. "
+            "They count as failed, their gold records as misses.",
+            "",
+        ]
     lines += [
         f"- Evaluated revision: `{meta['evaluated_revision']}`; answers recorded "
         f"{meta['recorded_at']} at revision `{meta['git_revision']}`",
         f"- Run: {meta['started_at']} to {meta['finished_at']}; fixtures `{meta['fixtures']}`",
-        f"- Articles: {m['articles']} ({m['failed_articles']} failed); suite: "
-        f"{meta.get('suite', 'fixtures')}",
+        f"- Articles: {m['articles']} ({m['failed_articles']} failed"
+        f"{f', {skipped} of them not attempted' if skipped else ''}; failed articles count as "
+        f"misses); suite: {meta.get('suite', 'fixtures')}",
         "",
         "## Records",
         "",

@@ -1,13 +1,17 @@
 """Run the full pipeline over labelled fixtures and score it.
 
-    attache eval run --fixtures evals/fixtures [--base-url URL --model NAME --mode MODE]
+    attache eval run --fixtures evals/fixtures [--articles FILE.jsonl]
+                     [--base-url URL --model NAME --mode MODE]
                      [--record DIR | --replay DIR] [--out DIR] [--concurrency N]
+                     [--max-connection-failures N]
 
 Live runs call the configured endpoint (settings as for `attache serve`, flags override).
 `--record DIR` also saves every raw answer; `--replay DIR` reruns offline from such a folder,
-with the recording's model, mode and prompt version, and gives the same predictions and the
-same scores. Results go to `--out` (default `evals/runs/<time>-<model>/`): `results.json`,
-`report.md`, `report.html`.
+with the recording's model, mode, prompt version and other request settings, and gives the
+same predictions and the same scores. A run stops once `--max-connection-failures` articles in
+a row could not reach the endpoint: the articles left are not attempted, and count as failed.
+Results go to `--out` (default `evals/runs/<time>-<model>/`): `results.json`, `report.md`,
+`report.html`.
 """
 
 from __future__ import annotations
@@ -15,18 +19,21 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import subprocess
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from attache import prompts
-from attache.errors import AttacheError, ModelNotConfigured
+from attache.errors import AttacheError, ModelNotConfigured, UpstreamUnreachable
 from attache.evals import injection, report
-from attache.evals.corpus import CORPUS, Article, fixtures_folder, read_articles
+from attache.evals.corpus import CORPUS, Article, MissingDataError, fixtures_folder, read_articles
 from attache.evals.fixtures import Fixture, load_all
 from attache.evals.recording import (
     REQUEST_SETTINGS,
@@ -59,6 +66,8 @@ class RunConfig:
     progress: bool = True
     injection: bool = False
     articles: Path = CORPUS
+    max_connection_failures: int = 3
+    """Stop once this many articles in a row could not reach the endpoint; 0: never stop."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,26 @@ class Outcome:
     error: str | None
     latency_ms: float
     tokens: int = 0  # what the extraction spent, failed or not
+    unreachable: bool = False  # no HTTP answer at all: the endpoint may be down
+    attempted: bool = True
+
+
+@dataclass
+class _Breaker:
+    """Stops a run whose endpoint has died, instead of calling it for every article left."""
+
+    limit: int
+    in_a_row: int = 0
+    stopped: bool = False
+
+    def count(self, outcome: Outcome) -> None:
+        self.in_a_row = self.in_a_row + 1 if outcome.unreachable else 0
+        # For good: an answer that was already on its way does not revive a dead endpoint.
+        self.stopped = self.stopped or 0 < self.limit <= self.in_a_row
+
+    @property
+    def reason(self) -> str:
+        return f"{self.limit} articles in a row could not reach the model endpoint"
 
 
 def git_revision() -> str | None:
@@ -90,19 +119,7 @@ def now() -> str:
 async def run(config: RunConfig) -> Path:
     """Run, score and report; returns the folder the results were written to."""
     settings, manifest = _settings_for(config)
-    articles = read_articles(config.articles)
-    fixtures = [fixture for _, fixture in load_all(fixtures_folder(config.fixtures))]
-    injected_spans: dict[str, tuple[tuple[int, int], ...]] = {}
-    if config.injection:
-        cases = {case.article_id: case for case in injection.CASES}
-        fixtures = [f for f in fixtures if f.article_id in cases]
-        for fixture in fixtures:
-            article = articles[fixture.article_id]
-            injected = injection.inject(
-                article.text, cases[fixture.article_id], after=injection.gold_end(fixture)
-            )
-            articles[fixture.article_id] = article.model_copy(update={"text": injected.text})
-            injected_spans[fixture.article_id] = injected.spans
+    fixtures, articles, injected_spans = _inputs(config)
     started = now()
     transport: RecordingTransport | ReplayTransport | None = None
     if config.replay is not None:
@@ -113,26 +130,32 @@ async def run(config: RunConfig) -> Path:
 
     outcomes: dict[str, Outcome] = {}
     gate = asyncio.Semaphore(config.concurrency)
+    breaker = _Breaker(config.max_connection_failures)
     bar = tqdm(total=len(fixtures), desc="articles", unit="art", disable=not config.progress)
-    async with Extractor.open(settings, transport=transport) as extractor:
+    with _instructor_quiet():
+        async with Extractor.open(settings, transport=transport) as extractor:
 
-        async def one(fixture: Fixture) -> None:
-            async with gate:
-                current_article.set(fixture.article_id)
-                outcomes[fixture.article_id] = await _extract(
-                    extractor, articles[fixture.article_id]
-                )
-                bar.update()
+            async def one(fixture: Fixture) -> None:
+                async with gate:
+                    if breaker.stopped:
+                        skipped = f"not attempted: {breaker.reason}"
+                        outcome = Outcome(None, skipped, 0.0, attempted=False)
+                    else:
+                        current_article.set(fixture.article_id)
+                        outcome = await _extract(extractor, articles[fixture.article_id])
+                        breaker.count(outcome)
+                    outcomes[fixture.article_id] = outcome
+                    bar.update()
 
-        async with asyncio.TaskGroup() as group:
-            for fixture in fixtures:
-                group.create_task(one(fixture))
+            async with asyncio.TaskGroup() as group:
+                for fixture in fixtures:
+                    group.create_task(one(fixture))
     bar.close()
     if isinstance(transport, ReplayTransport):
         if transport.errors:
-            raise ReplayError("; ".join(dict.fromkeys(transport.errors)))  # once per article
+            raise ReplayError("; ".join(transport.errors.values()))
         outcomes = {
-            article_id: Outcome(o.response, o.error, transport.elapsed_ms(article_id), o.tokens)
+            article_id: replace(o, latency_ms=transport.elapsed_ms(article_id))
             for article_id, o in outcomes.items()
         }
 
@@ -147,6 +170,7 @@ async def run(config: RunConfig) -> Path:
             "suite": "injection" if config.injection else "fixtures",
             "replayed_from": str(config.replay) if config.replay else None,
             "recorded_to": str(config.record) if config.record else None,
+            "stopped": breaker.reason if breaker.stopped else None,
         },
         "metrics": {**score(runs), **_injection_hits(outcomes, injected_spans)},
         "predictions": {
@@ -162,6 +186,33 @@ async def run(config: RunConfig) -> Path:
     (out / "report.md").write_text(report.markdown(results))
     (out / "report.html").write_text(report.html(results, fixtures, articles))
     return out
+
+
+def _inputs(
+    config: RunConfig,
+) -> tuple[list[Fixture], dict[str, Article], dict[str, tuple[tuple[int, int], ...]]]:
+    """The fixtures to run, their articles, and the spans of any injected paragraph."""
+    articles = read_articles(config.articles)
+    fixtures = [fixture for _, fixture in load_all(fixtures_folder(config.fixtures))]
+    cases = {case.article_id: case for case in injection.CASES}
+    if config.injection:
+        fixtures = [f for f in fixtures if f.article_id in cases]
+    if missing := [f.article_id for f in fixtures if f.article_id not in articles]:
+        raise MissingDataError(
+            f"{config.articles} holds no article {', '.join(map(repr, missing[:5]))}"
+            + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            + "; pass the articles file the fixtures label with --articles"
+        )
+    injected_spans: dict[str, tuple[tuple[int, int], ...]] = {}
+    if config.injection:
+        for fixture in fixtures:
+            article = articles[fixture.article_id]
+            injected = injection.inject(
+                article.text, cases[fixture.article_id], after=injection.gold_end(fixture)
+            )
+            articles[fixture.article_id] = article.model_copy(update={"text": injected.text})
+            injected_spans[fixture.article_id] = injected.spans
+    return fixtures, articles, injected_spans
 
 
 def _settings_for(config: RunConfig) -> tuple[Settings, Manifest]:
@@ -190,6 +241,19 @@ def _settings_for(config: RunConfig) -> tuple[Settings, Manifest]:
     return settings, manifest
 
 
+@contextmanager
+def _instructor_quiet() -> Iterator[None]:
+    """instructor logs every failed call at ERROR, with pydantic's many-line dump of the answer:
+    the report gives each article's error already, on one line."""
+    logger = logging.getLogger("instructor")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _plain(value: object) -> str | int | float:
     return value if isinstance(value, int | float | str) else str(value)
 
@@ -201,7 +265,8 @@ async def _extract(extractor: Extractor, article: Article) -> Outcome:
     except AttacheError as exc:
         spent = exc.usage.total_tokens if exc.usage else 0
         elapsed = (time.perf_counter() - started) * 1000
-        return Outcome(None, f"{exc.slug}: {exc.detail}", elapsed, spent)
+        unreachable = isinstance(exc, UpstreamUnreachable)
+        return Outcome(None, f"{exc.slug}: {exc.detail}", elapsed, spent, unreachable)
     elapsed = (time.perf_counter() - started) * 1000
     return Outcome(response, None, elapsed, response.usage.total_tokens)
 
@@ -221,6 +286,7 @@ def _article_run(fixture: Fixture, text: str, outcome: Outcome) -> ArticleRun:
         tokens=outcome.tokens,
         latency_ms=outcome.latency_ms,
         error=outcome.error,
+        attempted=outcome.attempted,
     )
 
 

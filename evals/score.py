@@ -13,7 +13,9 @@ Metrics.
 - Records: precision, recall and F1 per type; micro (pooled counts) and macro (mean of the
   per-type F1 over the types present in gold or prediction). A rate with nothing to count is
   None ("n/a"), never 1.0: precision of a type nobody predicted, an article with neither gold
-  nor predictions. A failed article counts as predicting nothing: its gold records are misses.
+  nor predictions; a type with neither is left out of the macro mean. A failed article counts
+  as predicting nothing: its gold records are misses, and with no gold it is still failed, not
+  perfect. Articles a stopped run never attempted are failed ones too (`not_attempted`).
 - Fields: every filled field of every record is an item. A predicted field is right when its
   record is matched and the value agrees with gold's. Precision = right / predicted items,
   recall = right / gold items. *Strict* agreement is equality (actor sets by canonical name,
@@ -77,6 +79,7 @@ class ArticleRun:
     tokens: int = 0
     latency_ms: float = 0.0
     error: str | None = None
+    attempted: bool = True  # False: the run stopped before this article (predicted is None)
 
 
 class PRF(BaseModel):
@@ -156,6 +159,7 @@ def score(runs: Sequence[ArticleRun]) -> dict[str, Any]:
     return {
         "articles": len(runs),
         "failed_articles": len(runs) - len(succeeded),
+        "not_attempted": sum(not r.attempted for r in runs),
         "records": {
             "micro": micro.summary(),
             "macro_f1": _round(sum(present) / len(present)) if present else None,

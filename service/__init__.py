@@ -57,6 +57,7 @@ if TYPE_CHECKING:
         UpstreamRejected,
         UpstreamTimeout,
         UpstreamUnavailable,
+        UpstreamUnreachable,
     )
     from attache.extractor import Extractor, extract
     from attache.schemas import (
@@ -129,6 +130,7 @@ __all__ = [
     "UpstreamRejected",
     "UpstreamTimeout",
     "UpstreamUnavailable",
+    "UpstreamUnreachable",
     "WarningCode",
     "__version__",
     "create_app",

@@ -9,7 +9,7 @@ would answer, on stderr. Every command exits with the codes of `attache.errors.E
     2  usage error                8  eval compare: a gated metric dropped
     3  bad input                  9  eval run --replay: the recording does not fit
     4  configuration              10 eval validate: invalid fixtures
-    5  the model endpoint failed
+    5  the model endpoint failed; eval run: stopped, the endpoint unreachable
 
 The command reads settings from `ATTACHE_*` variables and a `.env` file in the working
 directory. Heavy modules (the HTTP stack, the openai SDK, the eval harness) load only in the

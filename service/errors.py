@@ -18,6 +18,7 @@
     ├── UpstreamError                    502/503  the model endpoint failed us
     │   ├── UpstreamRateLimited          503  upstream-rate-limited (+ Retry-After)
     │   ├── UpstreamUnavailable          502  upstream-unavailable  5xx, reset, refused
+    │   │   └── UpstreamUnreachable      502  upstream-unavailable  no HTTP answer; names the URL
     │   ├── UpstreamTimeout              502  upstream-timeout      one call timed out
     │   ├── UpstreamRejected             502  upstream-rejected     4xx: key, model name, ...
     │   ├── UpstreamModeUnsupported      502  upstream-mode-unsupported
@@ -188,6 +189,11 @@ class UpstreamUnavailable(UpstreamError):
     pass
 
 
+class UpstreamUnreachable(UpstreamUnavailable):
+    """No HTTP answer at all (refused, reset, unknown host): the endpoint may be down, and the
+    URL tried (`url`) is the first thing to check, so the problem names it."""
+
+
 class UpstreamTimeout(UpstreamError):
     slug = "upstream-timeout"
     title = "A model call timed out"
@@ -249,7 +255,8 @@ class ExitCode(IntEnum):
     CONFIG = 4
     """No model configured, an invalid ATTACHE_* setting, a missing extra or data file."""
     UPSTREAM = 5
-    """The model endpoint failed: unreachable, rate-limited, invalid or truncated output."""
+    """The model endpoint failed: unreachable, rate-limited, invalid or truncated output;
+    `attache eval run` stopped early because the endpoint could not be reached."""
     DEADLINE = 6
     """The extraction deadline passed."""
     ARTICLES_FAILED = 7

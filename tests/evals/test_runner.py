@@ -1,8 +1,10 @@
-"""The runner end to end, offline: replay, record then replay, stale recordings, compare."""
+"""The runner end to end, offline: replay, record then replay, stale recordings, a dead endpoint,
+an articles file of your own, compare."""
 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -15,11 +17,11 @@ from click.testing import CliRunner
 
 from attache.cli import main
 from attache.errors import ExitCode
-from attache.evals.corpus import FIXTURES
+from attache.evals.corpus import FIXTURES, read_articles
 from attache.evals.fixtures import Fixture, load_all
-from attache.evals.recording import ReplayError
+from attache.evals.recording import ReplayError, ReplayTransport, current_article
 from attache.evals.runner import RunConfig, run
-from attache.settings import Settings
+from attache.settings import Settings, TokenLimitParam
 from tests.evals.synthetic import completion, gold_as_draft, write_synthetic_recording
 from tests.fakes import BASE_URL, COMPLETIONS
 
@@ -201,3 +203,209 @@ def test_a_run_with_failed_articles_exits_7_and_counts_them_as_misses(
     metrics = json.loads((tmp_path / "out" / "results.json").read_text())["metrics"]
     assert metrics["failed_articles"] == 1
     assert metrics["records"]["micro"]["recall"] < 1.0
+
+
+def _article_of(request: httpx.Request, texts: dict[str, str]) -> str:
+    """Which article a request (first ask or re-ask) is about: its text is in a message."""
+    messages = json.loads(request.content)["messages"]
+    said = "\n".join(m["content"] for m in messages if isinstance(m.get("content"), str))
+    return next(a for a, text in texts.items() if text in said)
+
+
+async def test_a_replay_restores_every_request_setting_the_recording_was_made_with(
+    few: Path, tmp_path: Path
+) -> None:
+    fixtures = fixtures_in(few)
+    texts = {f.article_id: _article_text(f.article_id) for f in fixtures}
+    answers = {a: completion(gold_as_draft(f)) for a, f in zip(texts, fixtures, strict=True)}
+    retried, reasked = fixtures[1].article_id, fixtures[2].article_id
+    asked: dict[str, int] = {}
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        article_id = _article_of(request, texts)
+        asked[article_id] = asked.get(article_id, 0) + 1
+        if asked[article_id] == 1 and article_id == retried:
+            return httpx.Response(503, json={"error": {}}, headers={"retry-after-ms": "1"})
+        if asked[article_id] == 1 and article_id == reasked:
+            return httpx.Response(200, content=completion({"meetings": "not a list"}))
+        return httpx.Response(200, content=answers[article_id])
+
+    recorded_with = Settings(
+        _env_file=None,
+        base_url=BASE_URL,
+        model="fake-model",
+        max_output_tokens=1536,
+        token_limit_param=TokenLimitParam.MAX_COMPLETION_TOKENS,
+        temperature=0.3,
+        reasks=1,
+        upstream_retries=1,
+    )
+    recording = tmp_path / "recording"
+    with respx.mock(base_url=BASE_URL, assert_all_called=True) as upstream:
+        upstream.post(COMPLETIONS).mock(side_effect=respond)
+        live = await run(RunConfig(few, recorded_with, tmp_path / "live", record=recording,
+                                   progress=False))  # fmt: skip
+    assert asked == {fixtures[0].article_id: 1, retried: 2, reasked: 2}
+    manifest = json.loads((recording / "manifest.json").read_text())
+    assert (manifest["model"], manifest["mode"], manifest["base_url"]) == (
+        "fake-model", "tools", BASE_URL,
+    )  # fmt: skip
+    assert manifest["prompt_version"]
+    assert manifest["settings"] == {
+        "max_output_tokens": 1536, "token_limit_param": "max_completion_tokens",
+        "temperature": 0.3, "reasks": 1, "upstream_retries": 1, "chunk_chars": 16_000,
+        "chunk_overlap_chars": 1_000,
+    }  # fmt: skip
+    # A shell with other settings (no retry, no re-ask, another cap and temperature) replays
+    # the recording as it was made: the retried and the re-asked article meet their answers.
+    elsewhere = Settings(_env_file=None, mode="json", temperature=0.9, max_output_tokens=4096,
+                         reasks=0, upstream_retries=0)  # fmt: skip
+    replayed = await run(RunConfig(few, elsewhere, tmp_path / "replay", replay=recording,
+                                   progress=False))  # fmt: skip
+    a = json.loads((live / "results.json").read_text())
+    b = json.loads((replayed / "results.json").read_text())
+    assert b["metrics"]["failed_articles"] == 0
+    assert a["predictions"] == b["predictions"]
+
+
+def _stale(recording: Path, fixtures: list[Fixture]) -> list[str]:
+    """Two articles' recorded answers made for requests the pipeline no longer sends."""
+    write_synthetic_recording(recording, fixtures)
+    stale = [fixtures[0].article_id, fixtures[2].article_id]
+    for article_id in stale:
+        file = recording / f"{article_id}.jsonl"
+        answer = json.loads(file.read_text())
+        answer["request_sha256"] = "0" * 64
+        file.write_text(json.dumps(answer) + "\n")
+    return stale
+
+
+async def test_a_stale_recording_names_each_article_once_and_asks_it_once(
+    few: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stale = _stale(tmp_path / "recording", fixtures_in(few))
+    asked: list[str] = []
+    answer = ReplayTransport.handle_async_request
+
+    async def counted(self: ReplayTransport, request: httpx.Request) -> httpx.Response:
+        asked.append(current_article.get())
+        return await answer(self, request)
+
+    monkeypatch.setattr(ReplayTransport, "handle_async_request", counted)
+    # SDK retries on: a replay that looked like a connection error would be asked three times.
+    settings = Settings(_env_file=None, upstream_retries=2)
+    config = RunConfig(few, settings, tmp_path / "out", replay=tmp_path / "recording")
+    with pytest.raises(ReplayError) as raised:
+        await run(replace(config, progress=False))
+    message = str(raised.value)
+    for article_id in stale:
+        assert message.count(article_id) == 1, message
+        assert asked.count(article_id) == 1
+    assert message.count("differs from the recorded one") == len(stale)
+
+
+async def test_a_replay_logs_no_connection_error(
+    few: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fixtures = fixtures_in(few)
+    recording = tmp_path / "recording"
+    _stale(recording, fixtures)
+    # And one recorded failure, which instructor would log at ERROR with the answer's dump.
+    refused = recording / f"{fixtures[1].article_id}.jsonl"
+    answer = json.loads(refused.read_text())
+    answer.update(status=400, body=json.dumps({"error": {"message": "boom"}}))
+    refused.write_text(json.dumps(answer) + "\n")
+    caplog.set_level(logging.DEBUG)
+    config = RunConfig(few, Settings(_env_file=None), tmp_path / "out", replay=recording)
+    with pytest.raises(ReplayError):
+        await run(replace(config, progress=False))
+    assert "Connection error" not in caplog.text
+    assert "Retrying request" not in caplog.text
+    assert not [r for r in caplog.records if r.name.startswith("instructor")]
+    assert "Connection error" not in capsys.readouterr().err
+
+
+async def test_a_failed_article_reports_the_tokens_it_spent(few: Path, tmp_path: Path) -> None:
+    recording = tmp_path / "recording"
+    fixtures = fixtures_in(few)
+    write_synthetic_recording(recording, fixtures)
+    # Invalid twice (one re-ask): 150 tokens each, spent for nothing.
+    file = recording / f"{fixtures[0].article_id}.jsonl"
+    invalid = json.loads(file.read_text())
+    invalid["body"] = completion({"meetings": "not a list"})
+    file.write_text((json.dumps(invalid) + "\n") * 2)
+    config = RunConfig(few, Settings(_env_file=None, reasks=1), tmp_path / "out", replay=recording)
+    out = await run(replace(config, progress=False))
+    metrics = json.loads((out / "results.json").read_text())["metrics"]
+    row = next(r for r in metrics["per_article"] if r["article_id"] == fixtures[0].article_id)
+    assert row["error"].startswith("invalid-model-output")
+    assert row["tokens"] == 300
+    assert metrics["tokens_total"] == 300 + 150 * (len(fixtures) - 1)
+    [line] = [r for r in (out / "report.md").read_text().splitlines()
+              if r.startswith(f"| {fixtures[0].article_id} |")]  # fmt: skip
+    assert " | 300 | " in line
+
+
+@pytest.mark.parametrize(("limit", "attempted"), [(2, 2), (0, 3)])
+def test_a_run_stops_once_the_endpoint_cannot_be_reached(
+    limit: int, attempted: int, few: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ATTACHE_UPSTREAM_RETRIES", "0")
+    out = tmp_path / "out"
+    with respx.mock(base_url=BASE_URL, assert_all_called=True) as upstream:
+        route = upstream.post(COMPLETIONS).mock(side_effect=httpx.ConnectError("refused"))
+        result = CliRunner().invoke(
+            main,
+            ["eval", "run", "--fixtures", str(few), "--base-url", BASE_URL, "--model", "m",
+             "--concurrency", "1", "--max-connection-failures", str(limit), "--out", str(out),
+             "--no-progress"],
+        )  # fmt: skip
+    assert route.call_count == attempted
+    results = json.loads((out / "results.json").read_text())
+    metrics, skipped = results["metrics"], 3 - attempted
+    assert metrics["failed_articles"] == 3
+    assert metrics["not_attempted"] == skipped
+    errors = [row["error"] for row in metrics["per_article"]]
+    # Each attempted article names the URL it could not reach.
+    assert sum(f"{BASE_URL}{COMPLETIONS}" in e for e in errors) == attempted
+    assert sum(e.startswith("not attempted") for e in errors) == skipped
+    report = (out / "report.md").read_text()
+    if skipped:
+        assert result.exit_code == ExitCode.UPSTREAM, result.output
+        assert f"{skipped} article(s) not attempted" in result.stderr
+        assert f"STOPPED EARLY**: {limit} articles in a row" in report
+        assert f"3 failed, {skipped} of them not attempted" in report
+        assert "STOPPED EARLY" in (out / "report.html").read_text()
+    else:
+        assert result.exit_code == ExitCode.ARTICLES_FAILED, result.output
+        assert results["meta"]["stopped"] is None
+        assert "STOPPED" not in report
+
+
+def test_eval_run_takes_its_articles_from_a_named_file(tmp_path: Path) -> None:
+    fixtures = tmp_path / "fixtures"
+    fixtures.mkdir()
+    shutil.copy(FIXTURES / "board-of-peace-2026-01-20.json", fixtures)
+    bop = read_articles()["board-of-peace-2026-01-20"]
+    mine = tmp_path / "mine.jsonl"
+    marked = bop.model_copy(update={"text": bop.text + "\n\nA sentence only this file holds."})
+    mine.write_text(marked.model_dump_json() + "\n", encoding="utf-8")
+    command = ["eval", "run", "--fixtures", str(fixtures), "--base-url", BASE_URL, "--model", "m",
+               "--out", str(tmp_path / "out"), "--no-progress", "--articles"]  # fmt: skip
+    with respx.mock(base_url=BASE_URL, assert_all_called=True) as upstream:
+        route = upstream.post(COMPLETIONS).mock(side_effect=serve_gold(fixtures_in(fixtures)))
+        result = CliRunner().invoke(main, [*command, str(mine)])
+    assert result.exit_code == 0, result.output
+    [call] = route.calls
+    user = json.loads(call.request.content)["messages"][-1]["content"]
+    assert "A sentence only this file holds." in user
+    assert "2026-01-20" in user
+    assert "2026-01-20T" not in user  # a date, not midnight
+    other = tmp_path / "other.jsonl"
+    other.write_text(read_articles()["reuters-288"].model_dump_json() + "\n", encoding="utf-8")
+    missing = CliRunner().invoke(main, [*command, str(other)])
+    assert missing.exit_code == ExitCode.CONFIG
+    assert "holds no article 'board-of-peace-2026-01-20'" in missing.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,12 +21,6 @@ def gold_side(fixture: Fixture) -> Side:
 def run_with(fixture: Fixture, text: str, records: list[Record]) -> dict[str, Any]:
     predicted = Side(records=records, actors=fixture.gold.actors)
     return score([ArticleRun(fixture.article_id, text, gold_side(fixture), predicted)])
-
-
-@pytest.fixture
-def text(articles: dict[str, Article], bop_fixture: Fixture) -> str:
-    value: str = articles[bop_fixture.article_id].text
-    return value
 
 
 def test_gold_against_itself_scores_one(bop_fixture: Fixture, text: str) -> None:
@@ -123,6 +116,8 @@ def test_nothing_to_count_is_not_applicable_never_perfect(bop_fixture: Fixture, 
     # A failed article with nothing to find is no success either.
     failed = score([ArticleRun("x", "Markets were quiet.", empty, None, error="boom")])
     assert failed["per_article"][0]["records"]["f1"] is None
+    assert failed["records"]["micro"]["f1"] is None
+    assert failed["failed_articles"] == 1
     # A type nobody predicted has no precision; its recall is 0; absent types leave macro alone.
     gold = gold_side(bop_fixture)
     meetings_only = Side(
@@ -144,14 +139,19 @@ def test_the_grounding_rate_counts_every_aligned_quote(bop_fixture: Fixture, tex
     reflowed = evidence.model_copy(
         update={"quote": evidence.quote.upper(), "alignment": "normalized"}
     )
+    # A quote the model misspelt, aligned to the span it meant.
+    misspelt = evidence.model_copy(
+        update={"quote": evidence.quote[:-3] + "xyz", "alignment": Alignment.FUZZY}
+    )
     unaligned = Evidence(quote="not in the article", alignment=Alignment.UNALIGNED)
-    changed = first.model_copy(update={"evidence": [reflowed, unaligned]})
+    changed = first.model_copy(update={"evidence": [reflowed, misspelt, unaligned]})
     predicted = Side(records=[changed, *gold.records[1:]], actors=gold.actors)
     metrics = score([ArticleRun(bop_fixture.article_id, text, gold, predicted)])
     total = sum(len(r.evidence) for r in predicted.records)
     assert metrics["grounding_rate"] == round((total - 1) / total, 4)
-    assert metrics["evidence_by_alignment"]["normalized"] == 1
-    assert metrics["evidence_by_alignment"]["unaligned"] == 1
+    assert metrics["evidence_by_alignment"] == {
+        "exact": total - 3, "normalized": 1, "fuzzy": 1, "unaligned": 1
+    }  # fmt: skip
 
 
 def _type(record: Record) -> str:
@@ -193,3 +193,18 @@ def test_another_event_sharing_one_actor_is_not_a_match(bop_fixture: Fixture, te
     # The true prediction of the same event still matches.
     same = score([ArticleRun(bop_fixture.article_id, text, only_davos, only_davos)])
     assert same["records"]["by_type"]["meeting"]["tp"] == 1
+
+
+def test_macro_f1_leaves_out_a_type_with_neither_gold_nor_predictions(
+    bop_fixture: Fixture, text: str
+) -> None:
+    gold = gold_side(bop_fixture)
+    meetings = [r for r in gold.records if r.record_type is RecordType.MEETING]
+    only_meetings = Side(records=meetings, actors=gold.actors)
+    one_missed = Side(records=meetings[1:], actors=gold.actors)
+    metrics = score([ArticleRun(bop_fixture.article_id, text, only_meetings, one_missed)])
+    by_type = metrics["records"]["by_type"]
+    assert by_type["invitation"]["f1"] is None
+    # The mean of the one type present, not of it and three perfect absent ones.
+    assert by_type["meeting"]["f1"] == round(2 * 3 / (2 * 3 + 1), 4)
+    assert metrics["records"]["macro_f1"] == by_type["meeting"]["f1"]
