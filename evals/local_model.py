@@ -44,9 +44,19 @@ LLAMA_CPP_PYTHON = "llama-cpp-python[server]==0.3.36"
 N_CTX = 16384
 READY_TIMEOUT_S = 600.0
 CHUNK = 1 << 20
-# llama-cpp-python's server answers `json` and `tools`; the README's table of servers says which
-# ATTACHE_MODE works with which server.
-MODE = "json"
+# The settings a CPU-served model needs (README, "Try it without an API key"): `tools`, the one
+# mode in which llama-cpp-python constrains the answer to the schema (it answers 500 to
+# `json_schema`); the prompt that fits 2,000 tokens; minutes per call, so long timeouts, no SDK
+# retry (a retried call starts over) and one call at a time.
+CPU_SETTINGS = {
+    "ATTACHE_MODE": "tools",
+    "ATTACHE_PROMPT_VERSION": "v2",
+    "ATTACHE_MAX_OUTPUT_TOKENS": "1536",
+    "ATTACHE_DEADLINE_S": "1800",
+    "ATTACHE_UPSTREAM_TIMEOUT_S": "1800",
+    "ATTACHE_UPSTREAM_RETRIES": "0",
+    "ATTACHE_CHUNK_CONCURRENCY": "1",
+}
 
 
 @dataclass(frozen=True)
@@ -248,11 +258,12 @@ def ensure_venv(venv: Path) -> Path:
 
 
 def exports(port: int, model: Model) -> str:
-    return (
-        f"export ATTACHE_BASE_URL=http://127.0.0.1:{port}/v1\n"
-        f"export ATTACHE_MODEL={model.name}\n"
-        f"export ATTACHE_MODE={MODE}\n"
-    )
+    settings = {
+        "ATTACHE_BASE_URL": f"http://127.0.0.1:{port}/v1",
+        "ATTACHE_MODEL": model.name,
+        **CPU_SETTINGS,
+    }
+    return "".join(f"export {name}={value}\n" for name, value in settings.items())
 
 
 def server_argv(python: Path, gguf: Path, model: Model, port: int) -> list[str]:

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from typing import Any
 
 import openai
 import pytest
 import respx
 from instructor.v2.core import patch as instructor_patch
-from instructor.v2.providers.openai import handlers as instructor_handlers
 from instructor.v2.validation import async_validators
 from pydantic.json_schema import GenerateJsonSchema
 
 from attache.evals.corpus import Article
 from attache.extractor import Extractor
-from attache.schemas import ExtractionRequest
+from attache.model_schema import model_facing
+from attache.schemas import ExtractionDraft, ExtractionRequest
 from attache.settings import ModelMode, Settings
 from tests.conftest import SettingsFactory
 from tests.fakes import BASE_URL, COMPLETIONS, ok
@@ -56,7 +55,7 @@ def test_the_async_validator_walk_is_cached_where_instructor_calls_it() -> None:
 
 
 @pytest.mark.parametrize("mode", [ModelMode.TOOLS, ModelMode.JSON_SCHEMA, ModelMode.JSON])
-async def test_the_model_sees_no_length_caps_but_they_still_hold(
+async def test_the_model_sees_the_model_facing_schema_and_the_caps_still_hold(
     mode: ModelMode,
     make_settings: SettingsFactory,
     board_of_peace: Article,
@@ -70,9 +69,15 @@ async def test_the_model_sees_no_length_caps_but_they_still_hold(
         )
         async with Extractor.open(make_settings(mode=mode, reasks=1)) as extractor:
             response = await extractor.extract(ExtractionRequest(text=board_of_peace.text))
-    sent = route.calls[0].request.content.decode()
-    assert "maxLength" not in sent
-    assert '"minLength"' in sent or mode is ModelMode.JSON  # other keywords stay
+    sent = json.loads(route.calls[0].request.content)
+    facing = model_facing(ExtractionDraft.model_json_schema())
+    assert "maxLength" not in json.dumps(sent)
+    if mode is ModelMode.TOOLS:
+        parameters = sent["tools"][0]["function"]["parameters"]
+        assert sorted(parameters.pop("required")) == sorted(facing.pop("required"))
+        assert parameters == {k: v for k, v in facing.items() if k != "title"}
+    elif mode is ModelMode.JSON_SCHEMA:
+        assert sent["response_format"]["json_schema"]["schema"] == facing
     assert route.call_count == 2  # the over-long answer was re-asked: pydantic enforced the cap
     assert response.usage.reasks == 1
 
@@ -102,36 +107,18 @@ async def test_parameters_sent_as_built_make_the_same_request_body(
 
 
 @pytest.mark.parametrize("mode", [ModelMode.JSON, ModelMode.MD_JSON])
-async def test_the_schema_instructions_are_written_once_and_read_as_instructor_writes_them(
+async def test_the_json_modes_give_the_model_facing_schema_as_compact_json_in_the_system_message(
     mode: ModelMode,
     make_settings: SettingsFactory,
     board_of_peace: Article,
     board_of_peace_answer: dict[str, Any],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    indented: list[int] = []
-    dumps = json.dumps
-
-    def counted(obj: Any, **kwargs: Any) -> str:
-        if kwargs.get("indent") is not None:
-            indented.append(1)
-        return dumps(obj, **kwargs)
-
-    async def system_messages() -> list[str]:
-        with respx.mock(base_url=BASE_URL) as upstream:
-            route = upstream.post(COMPLETIONS).mock(
-                return_value=ok(board_of_peace_answer, mode=mode)
-            )
-            async with Extractor.open(make_settings(mode=mode)) as extractor:
-                for _ in range(3):
-                    await extractor.extract(board_of_peace.request())
-            return [json.loads(c.request.content)["messages"][0]["content"] for c in route.calls]
-
-    monkeypatch.setattr(json, "dumps", counted)
-    once = await system_messages()
-    written = len(indented)
-    assert written <= 1  # none when an earlier test already wrote them
-    monkeypatch.setattr(instructor_handlers, "json", json)
-    monkeypatch.setattr(instructor_handlers, "dedent", textwrap.dedent)
-    assert await system_messages() == once
-    assert len(indented) == written + 3  # instructor's own: once a call
+    with respx.mock(base_url=BASE_URL) as upstream:
+        route = upstream.post(COMPLETIONS).mock(return_value=ok(board_of_peace_answer, mode=mode))
+        async with Extractor.open(make_settings(mode=mode)) as extractor:
+            await extractor.extract(board_of_peace.request())
+    system = json.loads(route.calls.last.request.content)["messages"][0]["content"]
+    compact = json.dumps(
+        model_facing(ExtractionDraft.model_json_schema()), separators=(",", ":"), ensure_ascii=False
+    )
+    assert system.count(compact) == 1

@@ -110,6 +110,24 @@ async def test_truncated_answer_is_502_without_reask(
     assert route.call_count == 1
 
 
+@pytest.mark.parametrize("mode", list(ModelMode))
+async def test_an_answer_that_used_the_whole_cap_is_truncated_whatever_the_server_says(
+    mode: ModelMode, make_settings: SettingsFactory, upstream: respx.MockRouter
+) -> None:
+    # llama-cpp-python says a forced tool call cut off at the cap finished by the tool call.
+    route = upstream.post(COMPLETIONS).mock(
+        return_value=ok(
+            '{"invitations": [{"ref": "R1", "inv',
+            mode=mode,
+            finish_reason="tool_calls",
+            completion_tokens=512,
+        )
+    )
+    response = await extract(make_settings(mode=mode, max_output_tokens=512), "An article.")
+    assert problem_type(response) == "truncated-model-output"
+    assert route.call_count == 1  # not re-asked: at the same cap the re-ask is cut off too
+
+
 @pytest.mark.parametrize("retries", [0, 2])
 async def test_rate_limit_after_sdk_retries_is_503_with_upstream_retry_after(
     retries: int, make_settings: SettingsFactory, upstream: respx.MockRouter
@@ -207,6 +225,28 @@ async def test_transport_faults_after_sdk_retries_are_502(
     assert response.status_code == 502
     assert problem_type(response) == slug
     assert route.call_count == settings.upstream_retries + 1
+
+
+@pytest.mark.parametrize(
+    ("base_url", "fault"),
+    [
+        (BASE_URL, httpx.ConnectError("connection refused")),
+        ("http://user:secret@127.0.0.1:9/v1", httpx.RemoteProtocolError("connection reset")),
+        ("http://127.0.0.1:9/v1?key=secret", httpx.ConnectError("connection refused")),
+    ],
+)
+async def test_an_unreachable_endpoint_is_named_without_its_credentials(
+    base_url: str, fault: Exception, make_settings: SettingsFactory
+) -> None:
+    with respx.mock(assert_all_called=True, assert_all_mocked=True) as upstream:
+        upstream.route(host="127.0.0.1", port=9).mock(side_effect=fault)
+        response = await extract(make_settings(base_url=base_url), "An article.")
+    assert response.status_code == 502
+    assert problem_type(response) == "upstream-unavailable"
+    tried = response.json()["url"]
+    assert tried.startswith("http://127.0.0.1:9/v1")
+    assert f"could not reach the model endpoint at {tried}" in response.json()["detail"]
+    assert "secret" not in response.text
 
 
 async def test_fault_bound_multiplies_reasks_by_sdk_retries(
