@@ -69,6 +69,16 @@ ARTICLES = click.option(
     help="Save every raw model answer here.",
 )
 @click.option(
+    "--server",
+    help="With --record: what serves the model, and its version, for the manifest "
+    "('llama-cpp-python 0.3.36').",
+)
+@click.option(
+    "--model-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="With --record: the weights file the server runs; its SHA-256 goes into the manifest.",
+)
+@click.option(
     "--replay",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Answer from a recording instead of a model (offline).",
@@ -91,6 +101,8 @@ def run_command(
     concurrency: int,
     max_connection_failures: int,
     record: Path | None,
+    server: str | None,
+    model_file: Path | None,
     replay: Path | None,
     out: Path | None,
     progress: bool,
@@ -112,6 +124,8 @@ def run_command(
         injection,
         articles,
         max_connection_failures,
+        server,
+        model_file,
     )
     try:
         folder = asyncio.run(run(config))

@@ -1,7 +1,8 @@
 """Record a model's raw HTTP answers, and replay them offline.
 
 A recording is a folder: `manifest.json` (model, mode, endpoint, prompt version, the other
-settings that shape a request, time, git revision, and `synthetic`), and one
+settings that shape a request or the scores, time, git revision, the server and the model
+file's SHA-256 where the recorder gave them, and `synthetic`), and one
 `<article id>.jsonl` per article, one line per upstream answer in the order the pipeline asked:
 status, the headers that matter, the body, how long it took, and the SHA-256 of the request
 body that got it.
@@ -37,10 +38,12 @@ _KEPT_HEADERS = ("content-type", "retry-after", "retry-after-ms")
 
 # The settings that shape the requests a run sends, besides model, mode and prompt version:
 # a replay restores them, so it asks what was recorded. Re-asks and SDK retries decide how many
-# requests an article sends, and so which recorded answer meets which request.
-REQUEST_SETTINGS = (
-    "max_output_tokens", "token_limit_param", "temperature", "reasks", "upstream_retries",
-    "chunk_chars", "chunk_overlap_chars",
+# requests an article sends, and so which recorded answer meets which request. The last two
+# enter no request but decide what a response keeps, and so the scores.
+RUN_SETTINGS = (
+    "max_output_tokens", "token_limit_param", "temperature", "reasks", "reask_temperature",
+    "upstream_retries", "chunk_chars", "chunk_overlap_chars", "keep_ungrounded",
+    "injection_policy",
 )  # fmt: skip
 
 
@@ -53,8 +56,13 @@ class Manifest(Frozen):
     git_revision: str | None
     synthetic: bool = False
     note: str | None = None
-    settings: dict[str, str | int | float] = Field(default_factory=dict)
-    """Every other setting that entered a request (`REQUEST_SETTINGS`), as recorded."""
+    server: str | None = None
+    """The server and its version, as the recorder named it: `llama-cpp-python 0.3.36`."""
+    model_file: str | None = None
+    """The file of the weights the server ran, by name (`--model-file`)."""
+    model_sha256: str | None = None
+    settings: dict[str, bool | str | int | float] = Field(default_factory=dict)
+    """Every other setting that entered a request or decides the scores (`RUN_SETTINGS`)."""
 
 
 class Answer(BaseModel):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import json
 import logging
 import subprocess
@@ -36,7 +37,7 @@ from attache.evals import injection, report
 from attache.evals.corpus import CORPUS, Article, MissingDataError, fixtures_folder, read_articles
 from attache.evals.fixtures import Fixture, load_all
 from attache.evals.recording import (
-    REQUEST_SETTINGS,
+    RUN_SETTINGS,
     Manifest,
     RecordingTransport,
     ReplayError,
@@ -68,6 +69,10 @@ class RunConfig:
     articles: Path = CORPUS
     max_connection_failures: int = 3
     """Stop once this many articles in a row could not reach the endpoint; 0: never stop."""
+    server: str | None = None
+    """What serves the model, with its version, for the recording's manifest."""
+    model_file: Path | None = None
+    """The weights the server runs, hashed into the recording's manifest."""
 
 
 @dataclass(frozen=True)
@@ -236,7 +241,10 @@ def _settings_for(config: RunConfig) -> tuple[Settings, Manifest]:
         prompt_version=prompts.load(settings.prompt_version).version,
         recorded_at=now(),
         git_revision=git_revision(),
-        settings={name: _plain(getattr(settings, name)) for name in REQUEST_SETTINGS},
+        server=config.server,
+        model_file=config.model_file.name if config.model_file else None,
+        model_sha256=sha256_of(config.model_file) if config.model_file else None,
+        settings={name: _plain(getattr(settings, name)) for name in RUN_SETTINGS},
     )
     return settings, manifest
 
@@ -254,8 +262,16 @@ def _instructor_quiet() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _plain(value: object) -> str | int | float:
-    return value if isinstance(value, int | float | str) else str(value)
+def _plain(value: object) -> bool | str | int | float:
+    return value if isinstance(value, bool | int | float | str) else str(value)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as weights:
+        while block := weights.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 async def _extract(extractor: Extractor, article: Article) -> Outcome:

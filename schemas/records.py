@@ -186,6 +186,16 @@ LocalRef = Annotated[
 ]
 
 
+class ActorDraft(Actor):
+    """An actor as the model names it. Small models write a country as "PHL" or "Philippines"
+    where the contract wants "PH": normalization resolves either, so it is not re-asked."""
+
+    country: Text | None = Field(
+        default=None,
+        description="The ISO 3166-1 alpha-2 code of the country the actor is, or belongs to.",
+    )
+
+
 class DraftLink(Frozen):
     relation: LinkRelation
     target_ref: LocalRef
@@ -201,19 +211,19 @@ class DraftBase(Frozen):
     links: Annotated[list[DraftLink], Field(default_factory=list)]
 
 
-class InvitationDraft(DraftBase, InvitationFields[Actor]):
+class InvitationDraft(DraftBase, InvitationFields[ActorDraft]):
     pass
 
 
-class MeetingDraft(DraftBase, MeetingFields[Actor]):
+class MeetingDraft(DraftBase, MeetingFields[ActorDraft]):
     pass
 
 
-class DeclarationDraft(DraftBase, DeclarationFields[Actor]):
+class DeclarationDraft(DraftBase, DeclarationFields[ActorDraft]):
     pass
 
 
-class FundingAskDraft(DraftBase, FundingAskFields[Actor]):
+class FundingAskDraft(DraftBase, FundingAskFields[ActorDraft]):
     pass
 
 

@@ -6,7 +6,8 @@ Retries have one owner per failure:
   openai SDK, `upstream_retries` times, with its exponential backoff and the upstream's
   Retry-After (the SDK honours it up to 60 s and gives up past that).
 - Answers that fail validation (bad JSON, schema violations) are re-asked by instructor,
-  `reasks` times, with the validation errors fed back to the model.
+  `reasks` times, with the faults fed back to the model as short lines and at
+  `reask_temperature` (`attache.reask`).
 
 instructor does not retry HTTP faults (its retry predicate takes only parse errors), so one
 model call sends at most `(reasks + 1) * (upstream_retries + 1)` HTTP requests;
@@ -52,6 +53,7 @@ from instructor.v2.validation import async_validators
 from openai.types.chat import ChatCompletionMessageParam
 from pydantic import BaseModel, ValidationError
 
+from attache import reask
 from attache.errors import (
     AttacheError,
     EmptyModelAnswer,
@@ -192,6 +194,7 @@ def _compact_instructions() -> None:
 
 
 _compact_instructions()
+reask.install(ExtractionDraft)
 
 logger = logging.getLogger("attache.upstream")
 
@@ -338,18 +341,19 @@ class ModelClient:
         }
         started = time.perf_counter()
         try:
-            draft: ExtractionDraft = await self._instructor.create(
-                model=self.model,
-                response_model=_RESPONSE_MODEL,
-                messages=messages,
-                max_retries=self._settings.reasks,
-                # No `context=`: instructor would render the messages, article and all, as
-                # Jinja templates. The evidence check travels in a context variable instead.
-                strict=False,
-                hooks=hooks,
-                temperature=self._settings.temperature,
-                **token_limit,
-            )
+            with reask.asking_at(self._settings.reask_temperature):
+                draft: ExtractionDraft = await self._instructor.create(
+                    model=self.model,
+                    response_model=_RESPONSE_MODEL,
+                    messages=messages,
+                    max_retries=self._settings.reasks,
+                    # No `context=`: instructor would render the messages, article and all, as
+                    # Jinja templates. The evidence check travels in a context variable instead.
+                    strict=False,
+                    hooks=hooks,
+                    temperature=self._settings.temperature,
+                    **token_limit,
+                )
         except (openai.APIError, IncompleteOutputException, InstructorRetryException) as exc:
             raise self._translate(exc, answers[-1] if answers else None) from exc
         finally:

@@ -109,6 +109,11 @@ class Settings(_FromEnvironment):
     reasks: Annotated[int, Field(ge=0, le=5)] = Field(
         default=1, description="Re-asks after an answer that fails validation (instructor)."
     )
+    reask_temperature: Annotated[float, Field(ge=0, le=2)] = Field(
+        default=0.4,
+        description="Sampling temperature of a re-ask: above 0, so that a model asked the same "
+        "again can answer differently.",
+    )
     keep_ungrounded: bool = Field(
         default=False,
         description="Keep evidence (and records) not found in the article, flagged, "

@@ -65,13 +65,15 @@ def _iso_code(name: str) -> str | None:
     return code
 
 
-def valid_code(code: str | None) -> str | None:
-    """`code` if it is an ISO 3166-1 alpha-2 code, current or withdrawn since 1974."""
-    if code is None:
+def written_country(written: str | None) -> str | None:
+    """The ISO 3166-1 alpha-2 code of a country as a record writes it: an alpha-2 code
+    (current, or withdrawn since 1974), an alpha-3 code or a name, in any case."""
+    if written is None:
         return None
+    code = written.strip().upper()
     if code in _HISTORIC or pycountry.countries.get(alpha_2=code) is not None:
         return code
-    return None
+    return country_code(written)
 
 
 def _key(name: str) -> str:
@@ -152,7 +154,9 @@ class Registry:
             code = country_code(mention.canonical_name) or country_code(mention.name)
             if code is not None:
                 return f"country:{code}", code
-        return f"{mention.kind.value}:{_key(mention.canonical_name)}", valid_code(mention.country)
+        return f"{mention.kind.value}:{_key(mention.canonical_name)}", written_country(
+            mention.country
+        )
 
     @staticmethod
     def _join_surnames_and_roles(groups: dict[str, _Group], placed: dict[int, str]) -> None:
@@ -176,7 +180,9 @@ class Registry:
 
     @staticmethod
     def _mention(mention: Actor, actor: CanonicalActor) -> ActorMention:
-        country = actor.country if actor.kind is ActorKind.COUNTRY else valid_code(mention.country)
+        country = (
+            actor.country if actor.kind is ActorKind.COUNTRY else written_country(mention.country)
+        )
         return ActorMention(
             id=actor.id,
             name=mention.name,
