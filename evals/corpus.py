@@ -20,6 +20,8 @@ from attache.schemas.api import PublicationTime
 _HERE = Path(__file__).resolve().parent
 CORPUS = _HERE / "corpus" / "articles.jsonl"
 FIXTURES = _HERE / "fixtures"
+RECORDINGS = _HERE / "recordings"
+"""Real models' answers, recorded (`attache.evals.recording`); CI replays every one."""
 
 
 class MissingDataError(FileNotFoundError):

@@ -5,7 +5,9 @@ settings that shape a request or the scores, time, git revision, the server and 
 file's SHA-256 where the recorder gave them, and `synthetic`), and one
 `<article id>.jsonl` per article, one line per upstream answer in the order the pipeline asked:
 status, the headers that matter, the body, how long it took, and the SHA-256 of the request
-body that got it.
+body that got it; and `scores.json`, the run's metrics without its timings (`scores`), which a
+replay reproduces exactly (`tests/evals/test_recordings.py` checks every recording in
+`evals/recordings/`).
 
 Replaying restores the recorded settings, serves those answers in the same order and checks
 each request against its hash: a changed prompt, schema or setting makes the request differ,
@@ -22,7 +24,7 @@ import json
 import time
 from contextvars import ContextVar
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import httpx
 import openai
@@ -133,6 +135,30 @@ def write_manifest(folder: Path, manifest: Manifest) -> None:
 
 def read_manifest(folder: Path) -> Manifest:
     return Manifest.model_validate_json((folder / "manifest.json").read_text())
+
+
+# Metrics that measure the machine, not the answers: a replay takes the recorded upstream time
+# but not the pipeline's own.
+_TIMINGS = ("latency_ms_per_article", "latency_ms")
+
+
+def scores(metrics: dict[str, Any]) -> dict[str, Any]:
+    """`metrics` without its timings: what a replay of the recording reproduces exactly."""
+    kept = {k: v for k, v in metrics.items() if k not in _TIMINGS}
+    if "per_article" in kept:
+        kept["per_article"] = [
+            {k: v for k, v in row.items() if k not in _TIMINGS} for row in kept["per_article"]
+        ]
+    return kept
+
+
+def write_scores(folder: Path, metrics: dict[str, Any]) -> None:
+    (folder / "scores.json").write_text(json.dumps(scores(metrics), indent=1) + "\n")
+
+
+def read_scores(folder: Path) -> dict[str, Any]:
+    recorded: dict[str, Any] = json.loads((folder / "scores.json").read_text())
+    return recorded
 
 
 def append_answer(folder: Path, article_id: str, answer: Answer) -> None:

@@ -33,6 +33,15 @@ _KINDS = [
 ]
 
 
+def _reasks(counts: dict[str, int] | None) -> str:
+    if counts is None:
+        return "n/a"
+    return (
+        f"{counts['total']} in {counts['articles']} article(s); {counts['rescued']} of those "
+        "articles ended with a valid answer"
+    )
+
+
 def markdown(results: dict[str, Any]) -> str:
     meta, m = results["meta"], results["metrics"]
     lines = [f"# Evaluation: {meta['model']} ({meta['mode']}), prompt {meta['prompt_version']}", ""]
@@ -72,20 +81,25 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "## Fields",
         "",
-        "| agreement | precision | recall | F1 |",
+        "| agreement, type | precision | recall | F1 |",
         "|---|---|---|---|",
     ]
+    by_type = m["fields"].get("by_type", {})
     for name in ("strict", "relaxed"):
-        row = m["fields"][name]
-        lines.append(
-            f"| {name} | {_num(row['precision'])} | {_num(row['recall'])} | {_num(row['f1'])} |"
-        )
+        for label, row in [*((t, r[name]) for t, r in by_type.items()), ("all", m["fields"][name])]:
+            lines.append(
+                f"| {name}, {label} | {_num(row['precision'])} | {_num(row['recall'])} | "
+                f"{_num(row['f1'])} |"
+            )
     lines += [
         "",
         f"- Status accuracy on matched records: {_num(m['status_accuracy'])}",
         f"- Grounding rate (predicted evidence aligned to the article): "
         f"{_num(m['grounding_rate'])}; by alignment: "
         f"{_counts(m.get('evidence_by_alignment'))}",
+        f"- Invalid-output rate (attempted articles with no valid answer from the model): "
+        f"{_num(m.get('invalid_output_rate'))}",
+        f"- Re-asks: {_reasks(m.get('reasks'))}",
         f"- Tokens, all articles (failed ones included): {m.get('tokens_total', 'n/a')}",
         f"- Tokens per article: {_spread(m['tokens_per_article'])}",
         f"- Latency per article (ms): {_spread(m['latency_ms_per_article'])}",

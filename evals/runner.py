@@ -32,7 +32,15 @@ from typing import Any
 from tqdm import tqdm
 
 from attache import prompts
-from attache.errors import AttacheError, ModelNotConfigured, UpstreamUnreachable
+from attache.errors import (
+    AttacheError,
+    EmptyModelAnswer,
+    InvalidModelOutput,
+    ModelNotConfigured,
+    ModelRefused,
+    TruncatedModelOutput,
+    UpstreamUnreachable,
+)
 from attache.evals import injection, report
 from attache.evals.corpus import CORPUS, Article, MissingDataError, fixtures_folder, read_articles
 from attache.evals.fixtures import Fixture, load_all
@@ -45,6 +53,7 @@ from attache.evals.recording import (
     current_article,
     read_manifest,
     write_manifest,
+    write_scores,
 )
 from attache.evals.score import ArticleRun, Side, score
 from attache.extractor import Extractor
@@ -54,6 +63,9 @@ from attache.settings import Settings
 REPO = Path(__file__).resolve().parents[1]
 # Replays never reach this address: the replay transport answers instead of the network.
 REPLAY_BASE_URL = "http://replay.invalid/v1"
+# The failures that are the model's answer, not the endpoint's: the invalid-output rate counts
+# them.
+MODEL_OUTPUT_FAULTS = (InvalidModelOutput, TruncatedModelOutput, EmptyModelAnswer, ModelRefused)
 
 
 @dataclass(frozen=True)
@@ -83,6 +95,8 @@ class Outcome:
     tokens: int = 0  # what the extraction spent, failed or not
     unreachable: bool = False  # no HTTP answer at all: the endpoint may be down
     attempted: bool = True
+    reasks: int = 0
+    invalid_output: bool = False
 
 
 @dataclass
@@ -188,6 +202,9 @@ async def run(config: RunConfig) -> Path:
     )
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    if config.record is not None:
+        # What a replay of this recording must reproduce, to the last digit.
+        write_scores(config.record, results["metrics"])
     (out / "report.md").write_text(report.markdown(results))
     (out / "report.html").write_text(report.html(results, fixtures, articles))
     return out
@@ -279,12 +296,19 @@ async def _extract(extractor: Extractor, article: Article) -> Outcome:
     try:
         response = await extractor.extract(article.request())
     except AttacheError as exc:
-        spent = exc.usage.total_tokens if exc.usage else 0
-        elapsed = (time.perf_counter() - started) * 1000
-        unreachable = isinstance(exc, UpstreamUnreachable)
-        return Outcome(None, f"{exc.slug}: {exc.detail}", elapsed, spent, unreachable)
+        return Outcome(
+            None,
+            f"{exc.slug}: {exc.detail}",
+            (time.perf_counter() - started) * 1000,
+            exc.usage.total_tokens if exc.usage else 0,
+            unreachable=isinstance(exc, UpstreamUnreachable),
+            reasks=exc.usage.reasks if exc.usage else 0,
+            invalid_output=isinstance(exc, MODEL_OUTPUT_FAULTS),
+        )
     elapsed = (time.perf_counter() - started) * 1000
-    return Outcome(response, None, elapsed, response.usage.total_tokens)
+    return Outcome(
+        response, None, elapsed, response.usage.total_tokens, reasks=response.usage.reasks
+    )
 
 
 def _article_run(fixture: Fixture, text: str, outcome: Outcome) -> ArticleRun:
@@ -303,6 +327,8 @@ def _article_run(fixture: Fixture, text: str, outcome: Outcome) -> ArticleRun:
         latency_ms=outcome.latency_ms,
         error=outcome.error,
         attempted=outcome.attempted,
+        reasks=outcome.reasks,
+        invalid_output=outcome.invalid_output,
     )
 
 

@@ -80,6 +80,8 @@ class ArticleRun:
     latency_ms: float = 0.0
     error: str | None = None
     attempted: bool = True  # False: the run stopped before this article (predicted is None)
+    reasks: int = 0
+    invalid_output: bool = False  # failed because no answer of the model's was valid
 
 
 class PRF(BaseModel):
@@ -121,6 +123,7 @@ class _Tally:
     records: dict[RecordType, PRF] = field(default_factory=lambda: {t: PRF() for t in RecordType})
     strict: PRF = field(default_factory=PRF)
     relaxed: PRF = field(default_factory=PRF)
+    fields_by_type: dict[tuple[RecordType, str], PRF] = field(default_factory=dict)
     status_right: int = 0
     status_total: int = 0
     confusion: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -156,6 +159,7 @@ def score(runs: Sequence[ArticleRun]) -> dict[str, Any]:
     present = [f1 for t in RecordType if (f1 := total.records[t].f1) is not None]
     micro = _pooled(total.records.values())
     succeeded = [r for r in runs if r.predicted is not None]
+    attempted = [r for r in runs if r.attempted]
     return {
         "articles": len(runs),
         "failed_articles": len(runs) - len(succeeded),
@@ -165,7 +169,17 @@ def score(runs: Sequence[ArticleRun]) -> dict[str, Any]:
             "macro_f1": _round(sum(present) / len(present)) if present else None,
             "by_type": {t.value: total.records[t].summary() for t in RecordType},
         },
-        "fields": {"strict": total.strict.summary(), "relaxed": total.relaxed.summary()},
+        "fields": {
+            "strict": total.strict.summary(),
+            "relaxed": total.relaxed.summary(),
+            "by_type": {
+                t.value: {
+                    agreement: total.fields_by_type.get((t, agreement), PRF()).summary()
+                    for agreement in ("strict", "relaxed")
+                }
+                for t in RecordType
+            },
+        },
         "status_accuracy": round(total.status_right / total.status_total, 4)
         if total.status_total
         else None,
@@ -178,6 +192,17 @@ def score(runs: Sequence[ArticleRun]) -> dict[str, Any]:
         # Failed articles spent tokens too (re-asks, retries): counted here, not hidden.
         "tokens_total": sum(r.tokens for r in runs),
         "latency_ms_per_article": _spread([r.latency_ms for r in succeeded]),
+        # Of the articles attempted: how many ended without one valid answer (the model's
+        # fault, not the endpoint's), how many were re-asked and how many of those re-asks
+        # ended in a valid answer.
+        "invalid_output_rate": round(sum(r.invalid_output for r in attempted) / len(attempted), 4)
+        if attempted
+        else None,
+        "reasks": {
+            "total": sum(r.reasks for r in runs),
+            "articles": sum(r.reasks > 0 for r in runs),
+            "rescued": sum(r.reasks > 0 for r in succeeded),
+        },
         "per_article": per_article,
     }
 
@@ -267,12 +292,11 @@ def _score_fields(
                 and _agree(getattr(g, n), getattr(p, n), gold, predicted, strict=strict) == 1.0
                 for n in names
             )
+        found = PRF(tp=right, fp=pred_items - right, fn=gold_items - right)
         current: PRF = getattr(tally, prf)
-        setattr(
-            tally,
-            prf,
-            current.add(PRF(tp=right, fp=pred_items - right, fn=gold_items - right)),
-        )
+        setattr(tally, prf, current.add(found))
+        key = (record_type, prf)
+        tally.fields_by_type[key] = tally.fields_by_type.get(key, PRF()).add(found)
 
 
 def _confusions(
@@ -439,6 +463,8 @@ def _merge(total: _Tally, part: _Tally) -> None:
         total.records[record_type] = total.records[record_type].add(part.records[record_type])
     total.strict = total.strict.add(part.strict)
     total.relaxed = total.relaxed.add(part.relaxed)
+    for key, prf in part.fields_by_type.items():
+        total.fields_by_type[key] = total.fields_by_type.get(key, PRF()).add(prf)
     total.status_right += part.status_right
     total.status_total += part.status_total
     for gold_type, row in part.confusion.items():

@@ -181,7 +181,10 @@ class FundingAskFields(Frozen, Generic[A]):
 
 LocalRef = Annotated[
     str,
-    StringConstraints(pattern=r"^R[1-9][0-9]*$"),
+    # Any label, not only R1, R2...: small models write hashes and counters of their own
+    # (Qwen2.5-Coder 1.5B wrote 'a3f569f5d7d62515' for three records), and a label means
+    # nothing past the answer. One used twice is ambiguous: merge drops the links to it.
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
     Field(description="Your own label for this record, unique in your answer: R1, R2, ..."),
 ]
 

@@ -116,7 +116,7 @@ def merge(
     # Dropped before ids are given: ids stay consecutive and links to a dropped record go too.
     entries = _without_suspected(entries, suspected, warnings) if drop_suspected else entries
 
-    ids: dict[tuple[int, str], str] = {}
+    ids: dict[tuple[int, str], str | None] = {}
     ordered: list[tuple[str, _Entry]] = []
     for kind in RECORD_KINDS:
         same_type = sorted(
@@ -127,7 +127,9 @@ def merge(
             record_id = f"{kind.id_prefix}-{n}"
             ordered.append((record_id, entry))
             for index, source in entry.sources:
-                ids[(index, source.ref)] = record_id
+                # A label two records of one answer share names neither.
+                taken = (index, source.ref) in ids and ids[(index, source.ref)] != record_id
+                ids[(index, source.ref)] = None if taken else record_id
 
     merged: list[MergedDraft] = []
     for record_id, entry in ordered:
@@ -225,7 +227,7 @@ def _union(kept: list[Evidence], more: list[Evidence]) -> list[Evidence]:
 def _links(
     record_id: str,
     entry: _Entry,
-    ids: dict[tuple[int, str], str],
+    ids: dict[tuple[int, str], str | None],
     warnings: list[ExtractionWarning],
 ) -> list[Link]:
     links: dict[tuple[str, str], Link] = {}
@@ -237,7 +239,7 @@ def _links(
                     ExtractionWarning(
                         code=WarningCode.LINK_DROPPED,
                         message=f"link {draft_link.relation.value} to {draft_link.target_ref} "
-                        "points at no other record",
+                        "points at no other record, or at more than one",
                         record_id=record_id,
                     )
                 )

@@ -69,7 +69,30 @@ def test_changing_one_participant_costs_only_that_field(bop_fixture: Fixture, te
         assert changed["fields"][mode]["tp"] == baseline["fields"][mode]["tp"] - 1
         assert changed["fields"][mode]["fp"] == 1
         assert changed["fields"][mode]["fn"] == 1
+        # ... and it is the meetings' field score that drops, no other type's.
+        for kind, row in changed["fields"]["by_type"].items():
+            before = baseline["fields"]["by_type"][kind][mode]
+            assert row[mode]["fp"] == (kind == "meeting")
+            assert row[mode]["tp"] == before["tp"] - (kind == "meeting")
     assert changed["status_accuracy"] == 1.0
+
+
+def test_reasks_and_invalid_output_are_counted_per_attempted_article(
+    bop_fixture: Fixture, text: str
+) -> None:
+    gold = gold_side(bop_fixture)
+    runs = [
+        ArticleRun("ok", text, gold, gold),
+        ArticleRun("rescued", text, gold, gold, reasks=1),
+        ArticleRun("invalid", text, gold, None, error="invalid-model-output: x", reasks=1,
+                   invalid_output=True),
+        ArticleRun("down", text, gold, None, error="upstream-unreachable: x"),
+        ArticleRun("skipped", text, gold, None, error="not attempted", attempted=False),
+    ]  # fmt: skip
+    metrics = score(runs)
+    assert metrics["invalid_output_rate"] == 0.25  # 1 of the 4 attempted; the outage is not it
+    assert metrics["reasks"] == {"total": 2, "articles": 2, "rescued": 1}
+    assert metrics["failed_articles"] == 3
 
 
 def test_results_do_not_depend_on_record_order(bop_fixture: Fixture, text: str) -> None:

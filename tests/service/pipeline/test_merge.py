@@ -118,3 +118,21 @@ def test_a_link_to_itself_or_nowhere_is_dropped(
     davos = next(r for r in merged.drafts if r.id == "mtg-1")
     assert [link.target for link in davos.links] == ["mtg-2"]
     assert [w.code for w in merged.warnings] == ["link_dropped", "link_dropped"]
+
+
+def test_a_label_two_records_share_links_neither_and_any_label_will_do(
+    board_of_peace: Article, answer: dict[str, Any]
+) -> None:
+    text = board_of_peace.text
+    # A small model's labels: hashes, the same one for two meetings.
+    labels = {"R3": "a3f569f5d7d62515", "R4": "a3f569f5d7d62515"}
+    for record in (r for kind in answer.values() if isinstance(kind, list) for r in kind):
+        record["ref"] = labels.get(record["ref"], f"event-{record['ref']}")
+        for link in record["links"]:
+            link["target_ref"] = labels.get(link["target_ref"], f"event-{link['target_ref']}")
+    merged = merge(one_chunk(text, answer), Aligner(text), ALL)
+    assert len(merged.drafts) == 6
+    declaration = next(r for r in merged.drafts if r.id == "dcl-1")
+    assert declaration.links == []  # it pointed at the second meeting: which one is unsaid
+    dropped = [w for w in merged.warnings if w.code == "link_dropped"]
+    assert [w.record_id for w in dropped] == ["dcl-1"]

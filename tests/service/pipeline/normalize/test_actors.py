@@ -4,6 +4,7 @@ import pytest
 
 from attache.pipeline.normalize.actors import Registry, country_code
 from attache.schemas import Actor, ActorKind
+from attache.schemas.records import ActorDraft
 
 
 def person(name: str, canonical: str | None = None, role: str | None = None) -> Actor:
@@ -71,3 +72,24 @@ def test_invalid_country_codes_from_the_model_are_dropped() -> None:
     registry.add(mention)
     _, resolved = registry.resolve()
     assert resolved[id(mention)].country is None
+
+
+@pytest.mark.parametrize(
+    ("written", "code"),
+    [
+        ("PH", "PH"), ("ph", "PH"), ("PHL", "PH"), ("Philippines", "PH"), ("SU", "SU"),
+        ("USA", "US"), ("U.S.", "US"), ("Atlantis", None), ("QQ", None), ("QQQ", None),
+    ],
+)  # fmt: skip
+def test_a_country_the_model_writes_as_a_code_or_a_name_gets_its_alpha_2_code(
+    written: str, code: str | None
+) -> None:
+    # The draft takes what small models write ("PHL" for PH, seen from Qwen2.5-Coder 1.5B);
+    # the response's contract is alpha-2 only.
+    registry = Registry()
+    mention = ActorDraft(
+        name="Fidel Ramos", canonical_name="Fidel Ramos", kind=ActorKind.PERSON, country=written
+    )
+    registry.add(mention)
+    _, resolved = registry.resolve()
+    assert resolved[id(mention)].country == code

@@ -1,0 +1,34 @@
+"""Every recording in the repository replays offline to exactly the scores it was made with."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from attache.evals.corpus import FIXTURES, RECORDINGS
+from attache.evals.recording import read_manifest, read_scores, scores
+from attache.evals.runner import RunConfig, run
+from attache.settings import Settings
+
+FOLDERS = sorted(manifest.parent for manifest in RECORDINGS.glob("*/manifest.json"))
+
+
+def test_the_repository_holds_a_recording_of_a_real_model() -> None:
+    real = [folder for folder in FOLDERS if not read_manifest(folder).synthetic]
+    assert real, f"no recording of a real model in {RECORDINGS}"
+    for folder in real:
+        manifest = read_manifest(folder)
+        assert manifest.server, folder
+        assert manifest.model_sha256, folder
+        assert len(list(folder.glob("*.jsonl"))) >= 25, folder
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda folder: folder.name)
+async def test_a_replay_reproduces_the_recorded_scores(folder: Path, tmp_path: Path) -> None:
+    # The shell's settings are not the recording's: the replay must restore every one.
+    shell = Settings(_env_file=None, reasks=0, max_output_tokens=99, keep_ungrounded=True)
+    out = await run(RunConfig(FIXTURES, shell, tmp_path, replay=folder, progress=False))
+    results = json.loads((out / "results.json").read_text())
+    assert scores(results["metrics"]) == read_scores(folder)
