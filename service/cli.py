@@ -1,15 +1,16 @@
-"""The `attache` command: `serve` the HTTP API, `extract` one article, `eval` (with the evals
-extra) to score a model on labelled fixtures.
+"""The `attache` command: `serve` the HTTP API, `extract` one article, `batch` many (resumable,
+`attache.batch`), `eval` (with the evals extra) to score a model on labelled fixtures.
 
 `extract` prints the response JSON on success, and on failure the same RFC 9457 problem the API
 would answer, on stderr. Every command exits with the codes of `attache.errors.ExitCode`:
 
     0  success                    6  the extraction deadline passed
-    1  unexpected internal error  7  eval run: some articles failed
+    1  unexpected internal error  7  eval run, batch: some articles failed
     2  usage error                8  eval compare: a gated metric dropped
     3  bad input                  9  eval run --replay: the recording does not fit
     4  configuration              10 eval validate: invalid fixtures
     5  the model endpoint failed; eval run: stopped, the endpoint unreachable
+    130 batch: interrupted (Ctrl-C, SIGTERM); rerun to finish
 
 The command reads settings from `ATTACHE_*` variables and a `.env` file in the working
 directory. Heavy modules (the HTTP stack, the openai SDK, the eval harness) load only in the
@@ -19,12 +20,15 @@ command that needs them, so `attache --help` answers at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
 import logging
 import os
 import sys
-from typing import IO, Any, TypeVar
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 from pydantic import ValidationError
@@ -34,11 +38,15 @@ from attache.errors import (
     ExitCode,
     InvalidEncoding,
     InvalidRequest,
+    ModelNotConfigured,
     exit_code_for,
     field_reasons,
 )
 from attache.schemas import ExtractionRequest, RecordType
 from attache.settings import ServerSettings, Settings
+
+if TYPE_CHECKING:
+    from attache.batch import Output, Summary
 
 S = TypeVar("S", Settings, ServerSettings)
 
@@ -180,6 +188,132 @@ def extract(
     except AttacheError as exc:
         click.echo(json.dumps(exc.as_problem(), indent=indent or None), err=True)
         sys.exit(exit_code_for(exc))
+
+
+@main.command()
+@click.argument("source", type=click.File("rb"), default="-")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="JSONL file to write; a rerun resumes it [default: stdout, not resumable].",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    default=4,
+    show_default=True,
+    help="Articles in flight at once.",
+)
+@click.option(
+    "--allow-failures",
+    is_flag=True,
+    help="Exit 0 even when the output holds problem lines.",
+)
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Remove OUTPUT's problem lines first, and do their articles again.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on stderr [default: when stderr is a terminal].",
+)
+def batch(
+    source: IO[bytes],
+    output: Path | None,
+    concurrency: int,
+    allow_failures: bool,
+    retry_failed: bool,
+    progress: bool | None,
+) -> None:
+    """Extract every article of SOURCE, a JSONL file of requests with ids (- for stdin).
+
+    One output line per input line, {id, line, response} or {id, line, problem}. Rerun the same
+    command to finish an interrupted run: ids already in OUTPUT are skipped.
+    """
+    from attache.batch import run_batch  # noqa: PLC0415 - the openai SDK is slow to import
+    from attache.observability import configure_logging  # noqa: PLC0415
+
+    settings = load_settings(Settings)
+    configure_logging(load_settings(ServerSettings))
+    if not settings.model_configured:
+        click.echo(f"attache batch: {ModelNotConfigured.title}: set ATTACHE_MODEL", err=True)
+        sys.exit(ExitCode.CONFIG)
+    try:
+        with _batch_output(output, retry_failed=retry_failed) as out:
+            summary = asyncio.run(
+                _run_batch(run_batch, settings, source, out, concurrency, progress)
+            )
+    except AttacheError as exc:
+        click.echo(f"attache batch: {exc.detail}", err=True)
+        sys.exit(exit_code_for(exc))
+    click.echo(f"attache batch: {summary.describe()}", err=True)
+    if summary.interrupted:
+        sys.exit(ExitCode.INTERRUPTED)
+    if summary.problems_in_output and not allow_failures:
+        sys.exit(ExitCode.ARTICLES_FAILED)
+
+
+@contextlib.contextmanager
+def _batch_output(path: Path | None, *, retry_failed: bool) -> Iterator[Output]:
+    from attache.batch import Output  # noqa: PLC0415
+
+    if path is None:
+        yield Output(sys.stdout.buffer)
+        return
+    with Output.resume(path, retry_failed=retry_failed) as out:
+        yield out
+
+
+async def _run_batch(
+    run_batch: Callable[..., Awaitable[Summary]],
+    settings: Settings,
+    source: IO[bytes],
+    out: Output,
+    concurrency: int,
+    progress: bool | None,
+) -> Summary:
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from attache.batch import stop_on_signals  # noqa: PLC0415
+    from attache.extractor import Extractor  # noqa: PLC0415
+
+    bar = tqdm(
+        total=_count_lines(source),
+        unit="art",
+        desc="articles",
+        disable=None if progress is None else not progress,
+        file=sys.stderr,
+    )
+    tokens = 0
+
+    def advance(entry: dict[str, Any]) -> None:
+        nonlocal tokens
+        tokens += entry.get("response", {}).get("usage", {}).get("total_tokens", 0)
+        bar.update()
+        bar.set_postfix(tokens=tokens, refresh=False)
+
+    stop = asyncio.Event()
+    try:
+        with stop_on_signals(stop):
+            async with Extractor.open(settings) as extractor:
+                summary: Summary = await run_batch(
+                    extractor, source, out, concurrency=concurrency, on_entry=advance, stop=stop
+                )
+    finally:
+        bar.close()
+    return summary
+
+
+def _count_lines(source: IO[bytes]) -> int | None:
+    """How many lines a regular file holds (for the bar's ETA); None for a pipe."""
+    if not source.seekable():
+        return None
+    count = sum(chunk.count(b"\n") for chunk in iter(lambda: source.read(1 << 20), b""))
+    source.seek(0)
+    return count
 
 
 def _read_request(

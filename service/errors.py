@@ -260,13 +260,17 @@ class ExitCode(IntEnum):
     DEADLINE = 6
     """The extraction deadline passed."""
     ARTICLES_FAILED = 7
-    """`attache eval run`: the run finished, but some articles failed (they count as misses)."""
+    """`attache eval run`: the run finished, but some articles failed (they count as misses);
+    `attache batch`: some articles' lines are problems (unless `--allow-failures`)."""
     METRIC_DROPPED = 8
     """`attache eval compare`: a gated metric dropped beyond the threshold, or became n/a."""
     RECORDING_MISMATCH = 9
     """`attache eval run --replay`: the recording does not answer these requests."""
     INVALID_FIXTURES = 10
     """`attache eval validate`: a fixture fails the schemas or its article."""
+    INTERRUPTED = 130
+    """`attache batch`: stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it); every
+    line written is whole, and a rerun finishes the rest."""
 
 
 _EXIT_CODES: tuple[tuple[type[AttacheError], ExitCode], ...] = (
