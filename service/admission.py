@@ -30,20 +30,21 @@ class Admission:
         self._retry_after_s = retry_after_s
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
+    def slot(self, count: int = 1) -> Iterator[None]:
+        """Hold `count` of the process's extraction slots (a batch holds its concurrency)."""
         # One event loop runs every request of the process: the check and the increment
         # cannot interleave with another request's.
-        if self.in_flight >= self.limit:
+        if self.in_flight + count > self.limit:
             raise Overloaded(
                 f"{self.in_flight} extractions are in progress, the limit of this process "
                 "(ATTACHE_MAX_CONCURRENT_EXTRACTIONS); retry later",
                 retry_after_s=self._retry_after_s,
             )
-        self.in_flight += 1
+        self.in_flight += count
         try:
             yield
         finally:
-            self.in_flight -= 1
+            self.in_flight -= count
 
 
 class AdmissionMiddleware:
@@ -53,8 +54,11 @@ class AdmissionMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        admission: Admission = scope["litestar_app"].state.admission
-        with admission.slot():
+        state = scope["litestar_app"].state
+        admission: Admission = state.admission
+        # A batch route says so in its `opt`: it runs `batch_concurrency` articles at once.
+        count = state.batch_concurrency if scope["route_handler"].opt.get("batch") else 1
+        with admission.slot(count):
             await self.app(scope, receive, send)
 
 

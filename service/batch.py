@@ -32,7 +32,14 @@ import logging
 import os
 import signal
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+)
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -88,9 +95,15 @@ def _entry(item: Item, outcome: Any) -> dict[str, Any]:
 
 
 async def extract_each(
-    extractor: Extractor, items: AsyncIterable[Item], concurrency: int
-) -> AsyncIterator[dict[str, Any]]:
+    extractor: Extractor,
+    items: AsyncIterable[Item],
+    concurrency: int,
+    *,
+    observe: Callable[[Item, Any, float], None] | None = None,
+) -> AsyncGenerator[dict[str, Any], None]:
     """The output entry of every item, as each finishes, with at most `concurrency` in flight.
+
+    `observe(item, response or error, seconds)` is called as each finishes (metrics, logs).
 
     A consumer that falls behind holds the extractions up (the queue holds `concurrency`
     entries), and closing the iterator early cancels the extractions in flight.
@@ -101,6 +114,7 @@ async def extract_each(
     async def one(item: Item) -> None:
         try:
             outcome: Any = item.error
+            started = time.perf_counter()
             if item.request is not None:
                 try:
                     outcome = await extractor.extract(item.request)
@@ -109,6 +123,8 @@ async def extract_each(
                 except Exception:  # a bug must cost one article, not the batch
                     logger.exception("article %s (line %d) failed", item.id, item.line)
                     outcome = AttacheError("an unexpected internal error; see the logs")
+            if observe is not None:
+                observe(item, outcome, time.perf_counter() - started)
             await finished.put(_entry(item, outcome))
         finally:
             slots.release()

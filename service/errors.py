@@ -121,6 +121,12 @@ class ArticleTooLong(InputError):
     title = "Article too long"
 
 
+class BatchTooLarge(InputError):
+    status = 413
+    slug = "batch-too-large"
+    title = "Too many articles in one batch"
+
+
 class TokenBudgetExceeded(InputError):
     status = 413
     slug = "token-budget-exceeded"

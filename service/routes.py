@@ -1,11 +1,14 @@
-"""HTTP routes: extraction, liveness, readiness."""
+"""HTTP routes: extraction, batch extraction (NDJSON in, NDJSON streamed out), liveness,
+readiness."""
 
 from __future__ import annotations
 
 import codecs
+import json
 import re
 import time
 import urllib.parse
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,10 +18,13 @@ from litestar.exceptions import SerializationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import JSONBody
+from litestar.response import Stream
 
 from attache.admission import AdmissionMiddleware, until_disconnected
+from attache.batch import Item, extract_each, parse_line
 from attache.errors import (
     AttacheError,
+    BatchTooLarge,
     EmptyArticle,
     InvalidEncoding,
     InvalidRequest,
@@ -34,6 +40,8 @@ from attache.schemas.api import ARTICLE_TEXT_PATTERN
 from attache.settings import ServerSettings
 
 JSON = "application/json"
+NDJSON = "application/x-ndjson"
+BATCH_TYPES = (NDJSON, "application/jsonl")
 TEXT = "text/plain"
 PROBLEM = "application/problem+json"
 # Query parameters that carry the request's other fields when the body is plain text.
@@ -191,6 +199,79 @@ async def create_extraction(
         raise
     observe_success(data, response, log_text=server.log_sensitive)
     return response
+
+
+@post(
+    "/v1/extractions/batch",
+    middleware=[AdmissionMiddleware],
+    opt={"batch": True},
+    status_code=200,
+    media_type=NDJSON,
+    summary="Extract from many articles: NDJSON requests in, one NDJSON line out per request as "
+    "each finishes",
+    description="Each body line is an extraction request with an `id`; each answer line is "
+    '`{"id", "line", "response"}` or `{"id", "line", "problem"}` (the RFC 9457 problem the '
+    "single route would have answered). The batch holds ATTACHE_BATCH_CONCURRENCY of the "
+    "process's extraction slots while it runs; a client that disconnects cancels what is left.",
+    responses=_problems(400, 401, 413, 415, 429, 503),
+)
+async def create_batch(
+    request: Request[Any, Any, Any],
+    extractor: NamedDependency[Extractor],
+    server: NamedDependency[ServerSettings],
+) -> Stream:
+    media_type, _options = request.content_type
+    if media_type not in BATCH_TYPES:
+        raise UnsupportedMediaType(
+            f"send {' or '.join(BATCH_TYPES)}, not {media_type or 'no Content-Type'}",
+            accepted=list(BATCH_TYPES),
+        )
+    body = await request.body()
+    items = _batch_items(_decode(body, "utf-8"), server.max_batch_articles)
+
+    def observe(item: Item, outcome: Any, seconds: float) -> None:
+        if item.request is None:
+            return
+        if isinstance(outcome, AttacheError):
+            observe_failure(item.request, outcome, seconds)
+        else:
+            observe_success(item.request, outcome, log_text=server.log_sensitive)
+
+    async def answers() -> AsyncIterator[bytes]:
+        async def each() -> AsyncIterator[Item]:
+            for item in items:
+                yield item
+
+        async for entry in extract_each(
+            extractor, each(), server.batch_concurrency, observe=observe
+        ):
+            yield (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
+
+    return Stream(answers(), media_type=NDJSON)
+
+
+def _batch_items(body: str, limit: int) -> list[Item]:
+    """The requests of a batch body; a repeated id is answered by a problem line of its own."""
+    items: list[Item] = []
+    first_line: dict[str, int] = {}
+    for number, raw in enumerate(body.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        item = parse_line(number, raw)
+        if item.id is not None and item.id in first_line:
+            repeated = InvalidRequest(f"line {number} repeats the id of line {first_line[item.id]}")
+            item = Item(number, item.id, error=repeated)
+        elif item.id is not None:
+            first_line[item.id] = number
+        items.append(item)
+        if len(items) > limit:
+            raise BatchTooLarge(
+                f"the batch holds more than {limit} requests (ATTACHE_MAX_BATCH_ARTICLES)",
+                limit=limit,
+            )
+    if not items:
+        raise EmptyArticle("the batch holds no request")
+    return items
 
 
 @get("/health", summary="Liveness: the process answers")

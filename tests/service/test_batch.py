@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import respx
 from hypothesis import given
 from hypothesis import strategies as st
 
-from attache.batch import Output, Summary, parse_line, run_batch
+from attache.batch import Item, Output, Summary, extract_each, parse_line, run_batch
 from attache.errors import ExitCode
 from attache.evals.corpus import Article
 from attache.extractor import Extractor
@@ -219,3 +220,28 @@ def test_stdin_to_stdout(tmp_path: Path) -> None:
     assert process.returncode == 0
     got = [json.loads(line) for line in stdout.decode().splitlines()]
     assert sorted(e["id"] for e in got) == [f"a{n}" for n in range(5)]
+
+
+async def test_closing_the_stream_early_leaves_no_extraction_behind(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    async def slow(_request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.05)
+        return ok(EMPTY_ANSWER)
+
+    async def items() -> AsyncIterator[Item]:
+        for n in range(50):
+            yield parse_line(n + 1, json.dumps({"id": f"a{n}", "text": f"Talks {n}."}))
+
+    before = asyncio.all_tasks()
+    with respx.mock(base_url=BASE_URL) as upstream:
+        route = upstream.post(COMPLETIONS).mock(side_effect=slow)
+        async with Extractor.open(make_settings()) as extractor:
+            answers = extract_each(extractor, items(), 4)
+            assert "response" in await anext(answers)
+            await answers.aclose()
+            left = asyncio.all_tasks() - before
+            asked = route.call_count
+            await asyncio.sleep(0.2)
+    assert left == set()
+    assert route.call_count == asked  # nothing was asked after the close
