@@ -238,7 +238,9 @@ def _inputs(
 
 
 def _settings_for(config: RunConfig) -> tuple[Settings, Manifest]:
-    settings = config.settings
+    # A run measures the model: a cached answer would score an earlier call, and a recording
+    # must hold, and a replay meet, every request.
+    settings = config.settings.model_copy(update={"cache_url": "off"})
     if config.replay is not None:
         recorded = read_manifest(config.replay)
         replaying = {

@@ -1,6 +1,7 @@
 """attache's public contract: pure types, no I/O."""
 
 from attache.schemas.api import (
+    CacheInfo,
     ExtractionRequest,
     ExtractionResponse,
     ExtractionWarning,
@@ -49,6 +50,7 @@ __all__ = [
     "ActorKind",
     "ActorMention",
     "Alignment",
+    "CacheInfo",
     "CanonicalActor",
     "DateGranularity",
     "DateIssue",

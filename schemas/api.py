@@ -185,6 +185,17 @@ class Cast(Frozen):
     )
 
 
+class CacheInfo(Frozen):
+    """Where an answer came from, when the result cache is on (docs/operations.md)."""
+
+    hit: bool = Field(
+        description="True: answered from the cache, or by an identical request's model call "
+        "in flight; no model call was made for this request and its usage is zero."
+    )
+    key: str = Field(description="SHA-256 of everything that decides the answer.")
+    stored_at: dt.datetime = Field(description="When the answer was computed and stored.")
+
+
 class _Identified(Frozen):
     id: ArticleId | None = None
 
@@ -203,6 +214,9 @@ class ExtractionResponse(ByType[Invitation, Meeting, Declaration, FundingAsk], C
     )
     warnings: list[ExtractionWarning] = Field(default_factory=list)
     timings: Timings
+    cache: CacheInfo | None = Field(
+        default=None, description="Set when the result cache is on: hit or not, and the key."
+    )
 
 
 class Problem(BaseModel):

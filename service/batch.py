@@ -100,10 +100,12 @@ async def extract_each(
     concurrency: int,
     *,
     observe: Callable[[Item, Any, float], None] | None = None,
+    refresh: bool = False,
 ) -> AsyncGenerator[dict[str, Any], None]:
     """The output entry of every item, as each finishes, with at most `concurrency` in flight.
 
-    `observe(item, response or error, seconds)` is called as each finishes (metrics, logs).
+    `observe(item, response or error, seconds)` is called as each finishes (metrics, logs);
+    `refresh` asks the model even where the result cache holds an answer.
 
     A consumer that falls behind holds the extractions up (the queue holds `concurrency`
     entries), and closing the iterator early cancels the extractions in flight.
@@ -117,7 +119,7 @@ async def extract_each(
             started = time.perf_counter()
             if item.request is not None:
                 try:
-                    outcome = await extractor.extract(item.request)
+                    outcome = await extractor.extract(item.request, refresh=refresh)
                 except AttacheError as exc:
                     outcome = exc
                 except Exception:  # a bug must cost one article, not the batch
@@ -277,6 +279,7 @@ async def run_batch(
     concurrency: int,
     on_entry: Callable[[dict[str, Any]], None] = lambda _: None,
     stop: asyncio.Event | None = None,
+    refresh: bool = False,
 ) -> Summary:
     """Extract every request of `source` not already in `output`, writing each as it finishes."""
     summary = Summary()
@@ -298,7 +301,7 @@ async def run_batch(
                 yield item
 
     async def consume() -> None:
-        async for entry in extract_each(extractor, items(), concurrency):
+        async for entry in extract_each(extractor, items(), concurrency, refresh=refresh):
             output.write(entry)
             if "response" in entry:
                 summary.done += 1

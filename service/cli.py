@@ -211,6 +211,11 @@ def extract(
     help="Exit 0 even when the output holds problem lines.",
 )
 @click.option(
+    "--refresh",
+    is_flag=True,
+    help="Ask the model even where the result cache holds an answer (and keep the new one).",
+)
+@click.option(
     "--retry-failed",
     is_flag=True,
     help="Remove OUTPUT's problem lines first, and do their articles again.",
@@ -225,6 +230,7 @@ def batch(
     output: Path | None,
     concurrency: int,
     allow_failures: bool,
+    refresh: bool,
     retry_failed: bool,
     progress: bool | None,
 ) -> None:
@@ -244,7 +250,7 @@ def batch(
     try:
         with _batch_output(output, retry_failed=retry_failed) as out:
             summary = asyncio.run(
-                _run_batch(run_batch, settings, source, out, concurrency, progress)
+                _run_batch(run_batch, settings, source, out, concurrency, progress, refresh=refresh)
             )
     except AttacheError as exc:
         click.echo(f"attache batch: {exc.detail}", err=True)
@@ -274,6 +280,8 @@ async def _run_batch(
     out: Output,
     concurrency: int,
     progress: bool | None,
+    *,
+    refresh: bool,
 ) -> Summary:
     from tqdm import tqdm  # noqa: PLC0415
 
@@ -300,7 +308,13 @@ async def _run_batch(
         with stop_on_signals(stop):
             async with Extractor.open(settings) as extractor:
                 summary: Summary = await run_batch(
-                    extractor, source, out, concurrency=concurrency, on_entry=advance, stop=stop
+                    extractor,
+                    source,
+                    out,
+                    concurrency=concurrency,
+                    on_entry=advance,
+                    stop=stop,
+                    refresh=refresh,
                 )
     finally:
         bar.close()

@@ -24,6 +24,7 @@ import httpx
 from pydantic import ValidationError
 
 from attache import prompts
+from attache.cache import ResultCache, key_for, open_store
 from attache.client import Meter, ModelClient, metering
 from attache.errors import (
     ArticleTooLong,
@@ -89,11 +90,13 @@ class Extractor:
         source: DraftSource | None,
         model: str | None,
         lane: Lane | None = None,
+        cache: ResultCache | None = None,
     ) -> None:
         self.settings = settings
         self.prompt = prompts.load(settings.prompt_version)
         self._source = source
         self.model = model
+        self.cache = cache
         # Shared with the model client and the HTTP route: CPU work takes turns on it.
         self.lane = lane if lane is not None else Lane()
 
@@ -111,7 +114,12 @@ class Extractor:
         lane = Lane()
         client = ModelClient(settings, transport=transport, lane=lane)
         try:
-            yield cls(settings, client, client.model, lane)
+            async with open_store(settings.cache_url) as opened:
+                cache = None
+                if opened is not None:
+                    store, locks = opened
+                    cache = ResultCache(store, settings.cache_ttl_s, locks)
+                yield cls(settings, client, client.model, lane, cache)
         finally:
             await client.aclose()
 
@@ -154,14 +162,31 @@ class Extractor:
             )
         return Plan(chunks=chunks, estimated_tokens=needed)
 
-    async def extract(self, request: ExtractionRequest) -> ExtractionResponse:
-        """The records of one article; raises an `AttacheError` when it cannot."""
+    async def extract(
+        self, request: ExtractionRequest, *, refresh: bool = False
+    ) -> ExtractionResponse:
+        """The records of one article; raises an `AttacheError` when it cannot.
+
+        With the result cache on, an answer kept for the same question is returned (`cache.hit`)
+        unless `refresh`, which asks the model again and keeps the new answer.
+        """
         await self.lane.turn(Stage.ARTICLE)
         chunks = self.plan(request).chunks
         if self._source is None or self.model is None:
             raise ModelNotConfigured(
                 "set ATTACHE_MODEL and ATTACHE_BASE_URL (or ATTACHE_API_KEY) to extract"
             )
+        if self.cache is None:
+            return await self._extract(request, chunks, self._source)
+        key = key_for(request, self.settings, self.prompt)
+        source = self._source
+        return await self.cache.answer(
+            key, request, lambda: self._extract(request, chunks, source), refresh=refresh
+        )
+
+    async def _extract(
+        self, request: ExtractionRequest, chunks: list[Chunk], source: DraftSource
+    ) -> ExtractionResponse:
         started = time.perf_counter()
         aligner = Aligner(request.text)
         long = len(request.text) > _ON_LOOP_CHARS
@@ -169,7 +194,7 @@ class Extractor:
         # works. A short one costs about a millisecond, less than the thread hop.
         suspecting = asyncio.create_task(asyncio.to_thread(suspect, request.text)) if long else None
         try:
-            drafts, meter = await self._call_within_deadline(self._source, chunks, request, aligner)
+            drafts, meter = await self._call_within_deadline(source, chunks, request, aligner)
         except BaseException:
             if suspecting is not None:
                 suspecting.cancel()

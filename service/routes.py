@@ -193,7 +193,9 @@ async def create_extraction(
 ) -> ExtractionResponse:
     started = time.perf_counter()
     try:
-        response = await until_disconnected(request.receive, extractor.extract(data))
+        response = await until_disconnected(
+            request.receive, extractor.extract(data, refresh=_refresh(request))
+        )
     except AttacheError as exc:
         observe_failure(data, exc, time.perf_counter() - started)
         raise
@@ -243,11 +245,20 @@ async def create_batch(
                 yield item
 
         async for entry in extract_each(
-            extractor, each(), server.batch_concurrency, observe=observe
+            extractor,
+            each(),
+            server.batch_concurrency,
+            observe=observe,
+            refresh=_refresh(request),
         ):
             yield (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
 
     return Stream(answers(), media_type=NDJSON)
+
+
+def _refresh(request: Request[Any, Any, Any]) -> bool:
+    """`Cache-Control: no-cache`: ask the model again, not the result cache (RFC 9111 5.2.1.4)."""
+    return "no-cache" in request.headers.get("cache-control", "").lower()
 
 
 def _batch_items(body: str, limit: int) -> list[Item]:

@@ -114,6 +114,14 @@ class Settings(_FromEnvironment):
         description="Sampling temperature of a re-ask: above 0, so that a model asked the same "
         "again can answer differently.",
     )
+    cache_url: str = Field(
+        default="file:~/.cache/attache/results",
+        description="Result cache: file:FOLDER (the default, on disk), redis://HOST:PORT/DB or "
+        "valkey://... (shared by replicas), memory: (one process) or off.",
+    )
+    cache_ttl_s: PositiveInt = Field(
+        default=7 * 24 * 3600, description="How long a cached answer is kept, in seconds."
+    )
     keep_ungrounded: bool = Field(
         default=False,
         description="Keep evidence (and records) not found in the article, flagged, "

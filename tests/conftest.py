@@ -36,6 +36,9 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):
         if name.startswith(("ATTACHE_", "OPENAI_")):
             monkeypatch.delenv(name)
+    # A cache shared between tests would answer one test's question with another's answer:
+    # the cache's own tests turn it on.
+    monkeypatch.setenv("ATTACHE_CACHE_URL", "off")
     monkeypatch.chdir(tmp_path)
 
 
