@@ -2,6 +2,7 @@
 
 from attache.schemas.api import (
     CacheInfo,
+    Cost,
     ExtractionRequest,
     ExtractionResponse,
     ExtractionWarning,
@@ -52,6 +53,7 @@ __all__ = [
     "Alignment",
     "CacheInfo",
     "CanonicalActor",
+    "Cost",
     "DateGranularity",
     "DateIssue",
     "DateMention",

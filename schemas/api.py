@@ -16,7 +16,7 @@ from pydantic import (
     field_validator,
 )
 
-from attache.schemas.common import CanonicalActor, Frozen, RecordId, RecordType
+from attache.schemas.common import CanonicalActor, CurrencyCode, Frozen, RecordId, RecordType
 from attache.schemas.records import ByType, Declaration, FundingAsk, Invitation, Meeting
 
 EARLIEST_PUBLICATION = 1800
@@ -185,6 +185,13 @@ class Cast(Frozen):
     )
 
 
+class Cost(Frozen):
+    """What a response's model calls cost, by the operator's price table (`ATTACHE_PRICES`)."""
+
+    amount: NonNegativeFloat
+    currency: CurrencyCode
+
+
 class CacheInfo(Frozen):
     """Where an answer came from, when the result cache is on (docs/operations.md)."""
 
@@ -216,6 +223,11 @@ class ExtractionResponse(ByType[Invitation, Meeting, Declaration, FundingAsk], C
     timings: Timings
     cache: CacheInfo | None = Field(
         default=None, description="Set when the result cache is on: hit or not, and the key."
+    )
+    cost: Cost | None = Field(
+        default=None,
+        description="The usage priced by ATTACHE_PRICES, when it lists the model; 0 for an "
+        "answer from the cache.",
     )
 
 

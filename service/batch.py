@@ -167,6 +167,8 @@ class Summary:
     interrupted: bool = False
     problems_in_output: int = 0
     """Problem lines the output holds when the run ends, earlier runs' included."""
+    cost: dict[str, float] = field(default_factory=dict)
+    """What this run's answers cost by currency (`ATTACHE_PRICES`), when it prices the model."""
 
     def describe(self) -> str:
         rate = self.done_now / self.seconds if self.seconds > 0 else 0.0
@@ -174,6 +176,7 @@ class Summary:
             f"{self.done_now} line(s) answered in {self.seconds:.1f} s ({rate:.1f}/s): "
             f"{self.done} succeeded, {self.failed} failed; {self.skipped} skipped (already in "
             f"the output), {self.duplicates} duplicate id(s) skipped; {self.tokens} tokens"
+            + "".join(f"; cost {amount:.4f} {currency}" for currency, amount in self.cost.items())
             + f"; the output holds {self.problems_in_output} problem line(s)"
             + ("; INTERRUPTED: rerun the command to finish" if self.interrupted else "")
         )
@@ -306,6 +309,9 @@ async def run_batch(
             if "response" in entry:
                 summary.done += 1
                 summary.tokens += entry["response"]["usage"]["total_tokens"]
+                if cost := entry["response"].get("cost"):
+                    currency = cost["currency"]
+                    summary.cost[currency] = summary.cost.get(currency, 0.0) + cost["amount"]
             else:
                 summary.failed += 1
             on_entry(entry)

@@ -46,7 +46,7 @@ from redis.exceptions import LockError, RedisError
 
 from attache.model_schema import model_facing
 from attache.prompts import Prompt
-from attache.schemas import CacheInfo, ExtractionDraft, ExtractionRequest, ExtractionResponse
+from attache.schemas import CacheInfo, Cost, ExtractionDraft, ExtractionRequest, ExtractionResponse
 from attache.schemas.api import Timings, TokenUsage
 from attache.settings import Settings
 
@@ -252,6 +252,9 @@ def _served(
         update={
             "id": request.id,
             "usage": TokenUsage(),
+            "cost": None
+            if response.cost is None
+            else Cost(amount=0, currency=response.cost.currency),
             "timings": Timings(total_ms=(time.perf_counter() - started) * 1000, model_ms=0.0),
             "cache": CacheInfo(
                 hit=True, key=key, stored_at=dt.datetime.fromisoformat(data["stored_at"])

@@ -45,6 +45,7 @@ from attache.pipeline.injection import suspect
 from attache.pipeline.merge import ChunkDraft, Merged, merge
 from attache.pipeline.normalize.records import Normalized, normalize
 from attache.schemas import (
+    Cost,
     ExtractionDraft,
     ExtractionRequest,
     ExtractionResponse,
@@ -52,6 +53,7 @@ from attache.schemas import (
     RecordType,
     SuspectedInjection,
     Timings,
+    TokenUsage,
     WarningCode,
 )
 from attache.schemas.api import CONTROL_CHARACTERS, INVISIBLE_CHARACTERS
@@ -257,7 +259,8 @@ class Extractor:
             **{kind.field: normalized.of_type(kind.record) for kind in RECORD_KINDS},
             model=self.model,
             prompt_version=self.prompt.label,
-            usage=meter.usage(),
+            usage=(usage := meter.usage()),
+            cost=self._cost(usage),
             suspected_injections=suspected,
             warnings=warnings,
             timings=Timings(
@@ -265,6 +268,13 @@ class Extractor:
                 model_ms=meter.model_seconds * 1000,
             ),
         )
+
+    def _cost(self, usage: TokenUsage) -> Cost | None:
+        price = self.settings.prices.get(self.model or "")
+        if price is None:
+            return None
+        amount = price.of(usage.prompt_tokens, usage.completion_tokens)
+        return Cost(amount=round(amount, 8), currency=price.currency)
 
     async def _call_within_deadline(
         self, source: DraftSource, chunks: list[Chunk], request: ExtractionRequest, aligner: Aligner

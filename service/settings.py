@@ -19,10 +19,14 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
     Field,
+    NonNegativeFloat,
     PositiveFloat,
     PositiveInt,
     SecretStr,
+    StringConstraints,
     field_validator,
     model_validator,
 )
@@ -78,6 +82,21 @@ class _FromEnvironment(BaseSettings):
         return cls(_env_file=path, **values)
 
 
+class Price(BaseModel):
+    """A model's price per million tokens."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    input_per_million: NonNegativeFloat
+    output_per_million: NonNegativeFloat
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
+
+    def of(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (
+            prompt_tokens * self.input_per_million + completion_tokens * self.output_per_million
+        ) / 1_000_000
+
+
 class Settings(_FromEnvironment):
     """What one extraction needs: the model endpoint and mode, and the limits of one article."""
 
@@ -113,6 +132,12 @@ class Settings(_FromEnvironment):
         default=0.4,
         description="Sampling temperature of a re-ask: above 0, so that a model asked the same "
         "again can answer differently.",
+    )
+    prices: dict[str, Price] = Field(
+        default_factory=dict,
+        description='Price per million tokens by model name, as JSON: {"gpt-4o-mini": '
+        '{"input_per_million": 0.15, "output_per_million": 0.6, "currency": "USD"}}. '
+        "A response of a model listed carries its cost.",
     )
     cache_url: str = Field(
         default="file:~/.cache/attache/results",
