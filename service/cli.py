@@ -156,6 +156,14 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     help="Record type to extract; repeat for several [default: all].",
 )
 @click.option("--indent", type=int, default=2, show_default=True, help="JSON indent; 0: one line.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["json", "ninjs", "jsonld"]),
+    default="json",
+    show_default=True,
+    help="attache's JSON, IPTC ninjs 3.1 event items, or schema.org JSON-LD.",
+)
 def extract(
     source: IO[bytes],
     request_json: bool,
@@ -164,6 +172,7 @@ def extract(
     published_at: str | None,
     types: tuple[str, ...],
     indent: int,
+    output_format: str,
 ) -> None:
     """Extract records from the article in SOURCE (a file, or - for stdin)."""
     from attache.extractor import Extractor  # noqa: PLC0415 - the openai SDK is slow to import
@@ -178,8 +187,14 @@ def extract(
         handler.setLevel(max(logging.ERROR, logging.getLevelName(server.log_level)))
 
     async def run(request: ExtractionRequest) -> str:
+        from attache import formats  # noqa: PLC0415
+
         async with Extractor.open(settings) as extractor:
             response = await extractor.extract(request)
+        if output_format == "ninjs":
+            return json.dumps(formats.to_ninjs(response, request), indent=indent or None)
+        if output_format == "jsonld":
+            return json.dumps(formats.to_jsonld(response, request), indent=indent or None)
         return response.model_dump_json(indent=indent or None)
 
     try:

@@ -10,9 +10,9 @@ import time
 import urllib.parse
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from litestar import Request, get, post
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import SerializationException
 from litestar.openapi.datastructures import ResponseSpec
@@ -20,6 +20,7 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Requ
 from litestar.params import JSONBody
 from litestar.response import Stream
 
+from attache import formats
 from attache.admission import AdmissionMiddleware, until_disconnected
 from attache.batch import Item, extract_each, parse_line
 from attache.errors import (
@@ -183,6 +184,9 @@ def _problems(*statuses: int) -> dict[int, ResponseSpec]:
     operation_class=ExtractionOperation,
     status_code=200,
     summary="Extract invitations, meetings, declarations and funding asks from an article",
+    description="Answers JSON; with `Accept: application/ninjs+json`, a JSON array of IPTC "
+    "ninjs 3.1 event items (one per record, linked to the article); with `Accept: "
+    "application/ld+json`, a schema.org NewsArticle about one Event per record.",
     responses=_problems(400, 401, 413, 415, 429, 502, 503, 504),
 )
 async def create_extraction(
@@ -190,7 +194,7 @@ async def create_extraction(
     request: Request[Any, Any, Any],
     extractor: NamedDependency[Extractor],
     server: NamedDependency[ServerSettings],
-) -> ExtractionResponse:
+) -> Response[ExtractionResponse]:
     started = time.perf_counter()
     try:
         response = await until_disconnected(
@@ -200,7 +204,18 @@ async def create_extraction(
         observe_failure(data, exc, time.perf_counter() - started)
         raise
     observe_success(data, response, log_text=server.log_sensitive)
-    return response
+    wanted = request.accept.best_match([JSON, *formats.MEDIA_TYPES], default=JSON)
+    if wanted == formats.NINJS:
+        return cast(
+            "Response[ExtractionResponse]",
+            Response(formats.to_ninjs(response, data), media_type=wanted),
+        )
+    if wanted == formats.JSONLD:
+        return cast(
+            "Response[ExtractionResponse]",
+            Response(formats.to_jsonld(response, data), media_type=wanted),
+        )
+    return Response(response)
 
 
 @post(
