@@ -26,7 +26,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
@@ -343,6 +343,138 @@ def _count_lines(source: IO[bytes]) -> int | None:
     count = sum(chunk.count(b"\n") for chunk in iter(lambda: source.read(1 << 20), b""))
     source.seek(0)
     return count
+
+
+@main.group("provider-batch")
+def provider_batch() -> None:
+    """Backfills through the provider's batch API (OpenAI Batch; the file runs with vLLM's
+    run-batch too): prepare, submit, status, collect."""
+
+
+@provider_batch.command("prepare")
+@click.argument("source", type=click.File("rb"), default="-")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def provider_batch_prepare(source: IO[bytes], output: Path) -> None:
+    """Write the Batch file of the requests in SOURCE (JSONL with ids), and OUTPUT.meta.jsonl."""
+    from attache.batch import parse_line  # noqa: PLC0415
+    from attache.provider_batch import prepare  # noqa: PLC0415
+
+    settings = _model_settings("provider-batch")
+    items = [parse_line(n, raw) for n, raw in enumerate(source, start=1) if raw.strip()]
+    lines = asyncio.run(prepare(items, settings, output))
+    click.echo(f"attache provider-batch: {lines} call(s) for {len(items)} article(s) in {output}")
+
+
+@provider_batch.command("submit")
+@click.argument("batch_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def provider_batch_submit(batch_file: Path) -> None:
+    """Upload BATCH_FILE and start its batch; prints the batch id."""
+    from attache.provider_batch import submit  # noqa: PLC0415
+
+    settings = _model_settings("provider-batch")
+
+    async def go() -> str:
+        async with _openai(settings) as client:
+            return await submit(client, batch_file)
+
+    click.echo(asyncio.run(go()))
+
+
+@provider_batch.command("status")
+@click.argument("batch_id")
+@click.option("--wait", is_flag=True, help="Poll until the batch has finished.")
+@click.option("--every", type=float, default=30.0, show_default=True, help="Seconds between polls.")
+def provider_batch_status(batch_id: str, wait: bool, every: float) -> None:
+    """Print the batch's status and request counts."""
+    from attache.provider_batch import wait as poll  # noqa: PLC0415
+
+    settings = _model_settings("provider-batch")
+
+    async def go() -> Any:
+        async with _openai(settings) as client:
+            return await poll(client, batch_id, every_s=every, once=not wait)
+
+    batch = asyncio.run(go())
+    counts = batch.request_counts
+    done = f"{counts.completed}/{counts.total} done, {counts.failed} failed" if counts else ""
+    click.echo(f"{batch.id}: {batch.status} {done}".rstrip())
+
+
+@provider_batch.command("collect")
+@click.argument("batch_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--batch", "batch_id", help="The batch's id: its results are read from the API.")
+@click.option(
+    "--results",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A local results file instead (vllm run-batch's output).",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--allow-failures", is_flag=True, help="Exit 0 even when some articles failed.")
+def provider_batch_collect(
+    batch_file: Path,
+    batch_id: str | None,
+    results: Path | None,
+    output: Path,
+    allow_failures: bool,
+) -> None:
+    """Validate, ground and normalize every answer of a finished batch into OUTPUT (JSONL)."""
+    from attache.provider_batch import collect, failures, results_of, wait  # noqa: PLC0415
+
+    if (batch_id is None) == (results is None):
+        raise click.UsageError("give one of --batch and --results")
+    settings = _model_settings("provider-batch")
+
+    local = (
+        [json.loads(raw) for raw in results.read_text().splitlines() if raw.strip()]
+        if results is not None
+        else None
+    )
+
+    async def go() -> list[dict[str, Any]]:
+        lines = local
+        if lines is None:
+            assert batch_id is not None  # noqa: S101 - checked above
+            async with _openai(settings) as client:
+                lines = await results_of(client, await wait(client, batch_id, once=True))
+        return await collect(batch_file, lines, settings)
+
+    entries = asyncio.run(go())
+    with output.open("w", encoding="utf-8") as out:
+        for entry in entries:
+            out.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    failed = failures(entries)
+    for article_id, problem in failed:
+        click.echo(f"attache provider-batch: {article_id}: {problem}", err=True)
+    click.echo(
+        f"attache provider-batch: {len(entries) - len(failed)} article(s) answered, "
+        f"{len(failed)} failed; {output}",
+        err=True,
+    )
+    if failed and not allow_failures:
+        sys.exit(ExitCode.ARTICLES_FAILED)
+
+
+def _model_settings(command: str) -> Settings:
+    settings = load_settings(Settings)
+    if not settings.model_configured:
+        click.echo(f"attache {command}: {ModelNotConfigured.title}: set ATTACHE_MODEL", err=True)
+        sys.exit(ExitCode.CONFIG)
+    return settings
+
+
+@contextlib.asynccontextmanager
+async def _openai(settings: Settings) -> AsyncIterator[Any]:
+    import openai  # noqa: PLC0415
+
+    client = openai.AsyncOpenAI(
+        base_url=str(settings.base_url) if settings.base_url else None,
+        api_key=settings.api_key.get_secret_value() if settings.api_key else "unused",
+        max_retries=settings.upstream_retries,
+    )
+    try:
+        yield client
+    finally:
+        await client.close()
 
 
 def _read_request(
