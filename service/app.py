@@ -137,7 +137,9 @@ def create_app(settings: Settings | None = None, server: ServerSettings | None =
             app.state.admission = Admission(
                 server.max_concurrent_extractions, server.overloaded_retry_after_s
             )
-            app.state.batch_concurrency = server.batch_concurrency
+            app.state.batch_concurrency = min(
+                server.batch_concurrency, server.max_concurrent_extractions
+            )
             # What exists now (modules, schemas, clients, caches) lives as long as the service.
             # Frozen, it is left out of full garbage collections, which otherwise walked it
             # all: 85 ms a collection, five times a burst of 200 extractions, the loop stopped.

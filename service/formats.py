@@ -21,7 +21,7 @@ import urllib.parse
 from typing import Any
 
 from attache.schemas import ActorKind, ActorMention, ExtractionRequest, ExtractionResponse, Record
-from attache.schemas.records import Declaration, FundingAsk, Invitation, Meeting
+from attache.schemas.records import RECORD_KINDS, Declaration, FundingAsk, Invitation, Meeting
 
 __all__ = ["JSONLD", "MEDIA_TYPES", "NINJS", "NINJS_EXTENSION", "to_jsonld", "to_ninjs"]
 
@@ -57,7 +57,7 @@ NINJS_EXTENSION: dict[str, Any] = {
             "type": "object",
             "required": ["recordType", "recordId", "evidence", "record"],
             "properties": {
-                "recordType": {"enum": ["invitation", "meeting", "declaration", "funding_ask"]},
+                "recordType": {"enum": [kind.type.value for kind in RECORD_KINDS]},
                 "recordId": {"type": "string"},
                 "evidence": {"type": "array", "items": _EVIDENCE},
                 "record": {"type": "object", "description": "The record as attache returns it."},

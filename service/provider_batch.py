@@ -40,15 +40,14 @@ from attache.cache import key_for
 from attache.errors import AttacheError
 from attache.extractor import Extractor
 from attache.schemas import ExtractionRequest
+from attache.schemas.records import RECORD_KINDS
 from attache.settings import Settings
 
 __all__ = ["collect", "meta_path", "prepare", "submit", "wait"]
 
 CHAT_URL: Literal["/v1/chat/completions"] = "/v1/chat/completions"
 FINISHED = {"completed", "failed", "expired", "cancelled"}
-_EMPTY: dict[str, list[Any]] = {
-    "invitations": [], "meetings": [], "declarations": [], "funding_asks": [],
-}  # fmt: skip
+_EMPTY: dict[str, list[Any]] = {kind.field: [] for kind in RECORD_KINDS}
 
 
 def meta_path(batch_file: Path) -> Path:

@@ -165,6 +165,26 @@ class ExtractionOperation(Operation):
             )
 
 
+@dataclass
+class BatchOperation(Operation):
+    """Documents the batch route's NDJSON body, which the handler reads itself."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            required=True,
+            content={
+                media_type: OpenAPIMediaType(
+                    schema=Schema(
+                        type=OpenAPIType.STRING,
+                        pattern=r"\S",
+                        description="One extraction request (a JSON object with an `id`) per line.",
+                    )
+                )
+                for media_type in BATCH_TYPES
+            },
+        )
+
+
 def _problems(*statuses: int) -> dict[int, ResponseSpec]:
     return {
         status: ResponseSpec(
@@ -221,6 +241,7 @@ async def create_extraction(
 @post(
     "/v1/extractions/batch",
     middleware=[AdmissionMiddleware],
+    operation_class=BatchOperation,
     opt={"batch": True},
     status_code=200,
     media_type=NDJSON,
@@ -243,8 +264,8 @@ async def create_batch(
             f"send {' or '.join(BATCH_TYPES)}, not {media_type or 'no Content-Type'}",
             accepted=list(BATCH_TYPES),
         )
-    body = await request.body()
-    items = _batch_items(_decode(body, "utf-8"), server.max_batch_articles)
+    items = _batch_items(_decode(await request.body(), "utf-8"), server.max_batch_articles)
+    concurrency: int = request.app.state.batch_concurrency
 
     def observe(item: Item, outcome: Any, seconds: float) -> None:
         if item.request is None:
@@ -262,7 +283,7 @@ async def create_batch(
         async for entry in extract_each(
             extractor,
             each(),
-            server.batch_concurrency,
+            concurrency,
             observe=observe,
             refresh=_refresh(request),
         ):

@@ -235,7 +235,8 @@ class ServerSettings(_FromEnvironment):
     batch_concurrency: PositiveInt = Field(
         default=4,
         description="Articles of one batch request (POST /v1/extractions/batch) in flight at "
-        "once; the batch holds that many of max_concurrent_extractions while it runs.",
+        "once, at most max_concurrent_extractions; the batch holds that many of them while it "
+        "runs.",
     )
     max_batch_articles: PositiveInt = Field(
         default=1000, description="Requests one batch may carry; more gets 413."
@@ -296,16 +297,6 @@ class ServerSettings(_FromEnvironment):
         if short:
             raise ValueError(f"{short} API key(s) shorter than {MIN_API_KEY_CHARS} characters")
         return keys
-
-    @model_validator(mode="after")
-    def _a_batch_fits_the_process(self) -> Self:
-        if self.batch_concurrency > self.max_concurrent_extractions:
-            raise ValueError(
-                f"ATTACHE_BATCH_CONCURRENCY ({self.batch_concurrency}) exceeds "
-                f"ATTACHE_MAX_CONCURRENT_EXTRACTIONS ({self.max_concurrent_extractions}): no "
-                "batch could ever start"
-            )
-        return self
 
     @model_validator(mode="after")
     def _open_only_on_loopback(self) -> Self:

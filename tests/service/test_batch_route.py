@@ -96,9 +96,18 @@ async def test_the_keys_guard_the_batch_too(
     assert response.status_code == 401
 
 
-def test_a_batch_needs_room_in_the_process(make_server: ServerFactory) -> None:
-    with pytest.raises(ValueError, match="ATTACHE_BATCH_CONCURRENCY"):
-        make_server(batch_concurrency=9, max_concurrent_extractions=8)
+async def test_a_process_with_fewer_slots_than_the_batch_concurrency_still_runs_batches(
+    make_settings: SettingsFactory, make_server: ServerFactory, answered: respx.Route
+) -> None:
+    app = create_app(
+        make_settings(), make_server(batch_concurrency=4, max_concurrent_extractions=1)
+    )
+    async with AsyncTestClient(app=app) as client:
+        response = await client.post(
+            "/v1/extractions/batch", content=ndjson({"id": "a", "text": "x"}), headers=NDJSON
+        )
+    assert response.status_code == 200
+    assert "response" in json.loads(response.text)
 
 
 async def test_a_running_batch_holds_its_slots_and_streams_each_answer_as_it_comes(

@@ -63,7 +63,7 @@ def test_the_wheel_carries_one_package_and_no_data(tmp_path: Path) -> None:
     assert "attache/py.typed" in names
     assert "attache/prompts/extraction/v1.system.md" in names
     metadata = next(zipfile.Path(wheel, n).read_text() for n in names if n.endswith("METADATA"))
-    for evals_only in ("scipy", "tqdm", "jinja2"):
+    for evals_only in ("scipy", "jinja2"):
         [line] = [r for r in metadata.splitlines() if r.startswith(f"Requires-Dist: {evals_only}<")]
         assert 'extra == "evals"' in line
 
