@@ -91,6 +91,8 @@ async def main_async(args: argparse.Namespace) -> None:
             ATTACHE_MODEL="fake-model",
             ATTACHE_API_KEY="k",
             ATTACHE_LOG_LEVEL="WARNING",
+            # Every request is the same story: the result cache would answer all but one.
+            ATTACHE_CACHE_URL="off",
         )
         argv = [PYTHON, "-m", "attache", "batch", str(source), "-o", str(output)]
         argv += ["--concurrency", str(args.concurrency), "--no-progress"]

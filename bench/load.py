@@ -88,6 +88,8 @@ async def scenario(
         "ATTACHE_MODEL": "fake-model",
         "ATTACHE_PORT": str(port),
         "ATTACHE_MAX_CONCURRENT_EXTRACTIONS": str(limit),
+        # The same story over and over: the result cache would answer all but the first.
+        "ATTACHE_CACHE_URL": "off",
         "ATTACHE_DEADLINE_S": str(DEADLINE_S),
         "ATTACHE_LOG_LEVEL": "WARNING",
         # One process: the limits are per process, and its memory is what the table reports

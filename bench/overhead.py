@@ -226,6 +226,8 @@ async def start_server(
             ATTACHE_API_KEY="bench-dummy-key",
             ATTACHE_MAX_CONCURRENT_EXTRACTIONS="1000",
             ATTACHE_LOG_LEVEL="WARNING",
+            # The same story over and over: the result cache would answer all but the first.
+            ATTACHE_CACHE_URL="off",
         )
         # Out of the checkout, so no stray .env there changes what is measured.
         cwd = Path(tempfile.gettempdir())

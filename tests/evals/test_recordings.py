@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,15 @@ from attache.evals.runner import RunConfig, run
 from attache.settings import Settings
 
 FOLDERS = sorted(manifest.parent for manifest in RECORDINGS.glob("*/manifest.json"))
+
+
+def recorded_fixtures(folder: Path, into: Path) -> Path:
+    """A fixtures folder holding the fixtures of the articles `folder` has answers for (a run
+    stopped early records fewer than all)."""
+    into.mkdir()
+    for answers in folder.glob("*.jsonl"):
+        shutil.copy(FIXTURES / f"{answers.stem}.json", into)
+    return into
 
 
 def test_the_repository_holds_a_recording_of_a_real_model() -> None:
@@ -27,8 +37,9 @@ def test_the_repository_holds_a_recording_of_a_real_model() -> None:
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=lambda folder: folder.name)
 async def test_a_replay_reproduces_the_recorded_scores(folder: Path, tmp_path: Path) -> None:
+    fixtures = recorded_fixtures(folder, tmp_path / "fixtures")
     # The shell's settings are not the recording's: the replay must restore every one.
     shell = Settings(_env_file=None, reasks=0, max_output_tokens=99, keep_ungrounded=True)
-    out = await run(RunConfig(FIXTURES, shell, tmp_path, replay=folder, progress=False))
+    out = await run(RunConfig(fixtures, shell, tmp_path / "out", replay=folder, progress=False))
     results = json.loads((out / "results.json").read_text())
     assert scores(results["metrics"]) == read_scores(folder)
