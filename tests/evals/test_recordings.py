@@ -43,3 +43,22 @@ async def test_a_replay_reproduces_the_recorded_scores(folder: Path, tmp_path: P
     out = await run(RunConfig(fixtures, shell, tmp_path / "out", replay=folder, progress=False))
     results = json.loads((out / "results.json").read_text())
     assert scores(results["metrics"]) == read_scores(folder)
+
+
+async def test_the_quality_doc_shows_the_replayed_tables(tmp_path: Path) -> None:
+    # docs/quality.md names its recording; its tables must be what that recording replays to.
+    doc = (Path(__file__).parents[2] / "docs" / "quality.md").read_text()
+    folder = next(f for f in FOLDERS if f"evals/recordings/{f.name}/" in doc)
+    fixtures = recorded_fixtures(folder, tmp_path / "fixtures")
+    out = await run(
+        RunConfig(
+            fixtures, Settings(_env_file=None), tmp_path / "out", replay=folder, progress=False
+        )
+    )
+    report = (out / "report.md").read_text()
+    rows = [line for line in report.splitlines() if line.startswith("| ") and "|---" not in line]
+    tables = report[report.index("## Records") : report.index("## Articles")]
+    shown = [line for line in rows if line in tables]
+    assert len(shown) > 20
+    missing = [line for line in shown if line not in doc]
+    assert missing == []
