@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -110,29 +111,41 @@ async def test_a_process_with_fewer_slots_than_the_batch_concurrency_still_runs_
     assert "response" in json.loads(response.text)
 
 
-async def test_a_running_batch_holds_its_slots_and_streams_each_answer_as_it_comes(
+@pytest.fixture
+def two_slots(
     make_settings: SettingsFactory, make_server: ServerFactory
-) -> None:
-    # Two slots, both the batch's: a single extraction meanwhile is shed. The first answer line
-    # arrives while later articles are still with the model.
+) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """attache with two extraction slots and batches of two, before an upstream taking 0.5 s."""
     with fake_upstream(lambda _body: completion(EMPTY_ANSWER), latency_s=0.5) as (base, got):
         app = create_app(
             make_settings(base_url=base, deadline_s=60),
             make_server(max_concurrent_extractions=2, batch_concurrency=2),
         )
-        body = ndjson(*({"id": f"a{n}", "text": f"Talks {n}."} for n in range(6)))
         with serve(app) as url:
-            async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-                started = time.monotonic()
-                async with client.stream(
-                    "POST", "/v1/extractions/batch", content=body, headers=NDJSON
-                ) as stream:
-                    lines = stream.aiter_lines()
-                    first = json.loads(await anext(lines))
-                    first_after = time.monotonic() - started
-                    shed = await client.post("/v1/extractions", json={"text": "Talks."})
-                    rest = [json.loads(line) async for line in lines if line]
-                after = await client.post("/v1/extractions", json={"text": "Talks."})
+            yield url, got
+
+
+def _talks(count: int) -> str:
+    return ndjson(*({"id": f"a{n}", "text": f"Talks {n}."} for n in range(count)))
+
+
+async def test_a_running_batch_holds_its_slots_and_streams_each_answer_as_it_comes(
+    two_slots: tuple[str, list[dict[str, Any]]],
+) -> None:
+    # Two slots, both the batch's: a single extraction meanwhile is shed. The first answer line
+    # arrives while later articles are still with the model.
+    url, got = two_slots
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        started = time.monotonic()
+        async with client.stream(
+            "POST", "/v1/extractions/batch", content=_talks(6), headers=NDJSON
+        ) as stream:
+            lines = stream.aiter_lines()
+            first = json.loads(await anext(lines))
+            first_after = time.monotonic() - started
+            shed = await client.post("/v1/extractions", json={"text": "Talks."})
+            rest = [json.loads(line) async for line in lines if line]
+        after = await client.post("/v1/extractions", json={"text": "Talks."})
     assert "response" in first
     assert first_after < 1.4  # six articles two at a time take 1.5 s; the first, 0.5 s
     assert shed.status_code == 503
@@ -142,22 +155,16 @@ async def test_a_running_batch_holds_its_slots_and_streams_each_answer_as_it_com
 
 
 async def test_a_client_that_leaves_a_batch_stops_its_calls(
-    make_settings: SettingsFactory, make_server: ServerFactory
+    two_slots: tuple[str, list[dict[str, Any]]],
 ) -> None:
-    with fake_upstream(lambda _body: completion(EMPTY_ANSWER), latency_s=0.5) as (base, got):
-        app = create_app(
-            make_settings(base_url=base, deadline_s=60),
-            make_server(max_concurrent_extractions=2, batch_concurrency=2),
-        )
-        body = ndjson(*({"id": f"a{n}", "text": f"Talks {n}."} for n in range(20)))
-        with serve(app) as url:
-            async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-                async with client.stream(
-                    "POST", "/v1/extractions/batch", content=body, headers=NDJSON
-                ) as stream:
-                    await anext(stream.aiter_lines())
-                await asyncio.sleep(1.5)  # the server notices, and what was asked comes back
-                asked = len(got)
-                after = await client.post("/v1/extractions", json={"text": "Talks."})
+    url, got = two_slots
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with client.stream(
+            "POST", "/v1/extractions/batch", content=_talks(20), headers=NDJSON
+        ) as stream:
+            await anext(stream.aiter_lines())
+        await asyncio.sleep(1.5)  # the server notices, and what was asked comes back
+        asked = len(got)
+        after = await client.post("/v1/extractions", json={"text": "Talks."})
     assert asked < 8  # of 20: the rest was never asked
     assert after.status_code == 200  # its slots are free

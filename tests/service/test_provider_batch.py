@@ -18,6 +18,7 @@ from attache.extractor import Extractor
 from attache.prompts import load
 from attache.provider_batch import collect, meta_path, prepare, results_of, submit, wait
 from attache.schemas import ExtractionRequest
+from attache.settings import Settings
 from tests.conftest import SettingsFactory
 from tests.fakes import BASE_URL, COMPLETIONS, completion
 
@@ -35,6 +36,18 @@ def _long(articles: dict[str, Article]) -> Article:
     return max(articles.values(), key=lambda a: len(a.text))
 
 
+async def _prepared(
+    settings: Settings, board_of_peace: Article, articles: dict[str, Article], batch: Path
+) -> tuple[int, list[dict[str, Any]]]:
+    """Prepare the Board of Peace, the longest article (in chunks) and a blank one."""
+    count = await prepare(_items(board_of_peace, _long(articles)), settings, batch)
+    return count, _lines(batch)
+
+
+def _lines(batch: Path) -> list[dict[str, Any]]:
+    return [json.loads(raw) for raw in batch.read_text().splitlines()]
+
+
 async def test_prepared_lines_are_the_requests_sent_online_keyed_by_the_cache_key(
     make_settings: SettingsFactory,
     board_of_peace: Article,
@@ -44,8 +57,7 @@ async def test_prepared_lines_are_the_requests_sent_online_keyed_by_the_cache_ke
 ) -> None:
     settings = make_settings(chunk_chars=3000, chunk_overlap_chars=200)
     batch = tmp_path / "batch.jsonl"
-    count = await prepare(_items(board_of_peace, _long(articles)), settings, batch)
-    lines = [json.loads(raw) for raw in batch.read_text().splitlines()]
+    count, lines = await _prepared(settings, board_of_peace, articles, batch)
     assert len(lines) == count
     bop_key = key_for(ExtractionRequest(id="bop", text=board_of_peace.text), settings, load("v1"))
     ids = [line["custom_id"] for line in lines]
@@ -75,8 +87,7 @@ async def test_submit_poll_and_collect_through_the_sdk(
 ) -> None:
     settings = make_settings(chunk_chars=3000, chunk_overlap_chars=200)
     batch = tmp_path / "batch.jsonl"
-    await prepare(_items(board_of_peace, _long(articles)), settings, batch)
-    lines = [json.loads(raw) for raw in batch.read_text().splitlines()]
+    _count, lines = await _prepared(settings, board_of_peace, articles, batch)
     empty: dict[str, list[Any]] = {
         "invitations": [], "meetings": [], "declarations": [], "funding_asks": [],
     }  # fmt: skip
