@@ -66,8 +66,25 @@ class Item:
 
     @property
     def key(self) -> str:
-        """What marks the line done in an output: its id, or its line number when it has none."""
-        return self.id if self.id is not None else f"#{self.line}"
+        return done_key(self.id, self.line)
+
+
+def done_key(article_id: str | None, line: int) -> str:
+    """What marks an input line done in an output: its id, or its line number when it has none."""
+    return article_id if article_id is not None else f"#{line}"
+
+
+def _id_of(data: object) -> str | None:
+    found = data.get("id") if isinstance(data, dict) else None
+    return found if isinstance(found, str) and found.strip() else None
+
+
+def line_key(number: int, raw: bytes | str) -> str:
+    """`done_key` of input line `number`, read without validating the request."""
+    try:
+        return done_key(_id_of(json.loads(raw)), number)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return done_key(None, number)
 
 
 def parse_line(number: int, raw: bytes | str) -> Item:
@@ -76,8 +93,7 @@ def parse_line(number: int, raw: bytes | str) -> Item:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         return Item(number, None, error=MalformedJson(f"line {number} is not JSON: {exc}"))
-    found = data.get("id") if isinstance(data, dict) else None
-    article_id = found if isinstance(found, str) and found.strip() else None
+    article_id = _id_of(data)
     if article_id is None:
         reason = "has no id" if isinstance(data, dict) else "is not a JSON object"
         return Item(number, None, error=InvalidRequest(f"line {number} {reason}: one is required"))
@@ -218,14 +234,10 @@ class Output:
         data = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
         self.stream.write(data)
         self.stream.flush()
-        key = _key_of(entry)
+        key = done_key(entry["id"], entry["line"])
         self.done.add(key)
         if "problem" in entry:
             self.failed.add(key)
-
-
-def _key_of(entry: dict[str, Any]) -> str:
-    return str(entry["id"]) if entry["id"] is not None else f"#{entry['line']}"
 
 
 def _repair_and_read(stream: IO[bytes], path: Path) -> tuple[set[str], set[str]]:
@@ -241,7 +253,7 @@ def _repair_and_read(stream: IO[bytes], path: Path) -> tuple[set[str], set[str]]
     for number, raw in enumerate(content[:whole].splitlines(), start=1):
         try:
             entry = json.loads(raw)
-            key = _key_of(entry)
+            key = done_key(entry["id"], entry["line"])
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidRequest(
                 f"{path} line {number} is not an output line of attache batch; refusing to "
@@ -293,10 +305,12 @@ async def run_batch(
     async def items() -> AsyncIterator[Item]:
         async for number, raw in _lines(source):
             summary.lines += 1
-            item = parse_line(number, raw)
-            if item.key in earlier:
+            # A resumed run skips what is done before validating it.
+            if earlier and line_key(number, raw) in earlier:
                 summary.skipped += 1
-            elif item.key in seen:
+                continue
+            item = parse_line(number, raw)
+            if item.key in seen:
                 summary.duplicates += 1
                 logger.warning("line %d repeats id %r: skipped", number, item.id)
             else:

@@ -19,7 +19,15 @@ import respx
 from hypothesis import given
 from hypothesis import strategies as st
 
-from attache.batch import Item, Output, Summary, extract_each, parse_line, run_batch
+from attache.batch import (
+    Item,
+    Output,
+    Summary,
+    extract_each,
+    line_key,
+    parse_line,
+    run_batch,
+)
 from attache.errors import ExitCode
 from attache.evals.corpus import Article
 from attache.extractor import Extractor
@@ -57,6 +65,13 @@ def test_any_line_is_a_request_or_says_why_not(raw: bytes | str) -> None:
     if item.error is not None:
         assert item.error.status == 400
         assert "line 7" in item.error.detail
+
+
+@given(st.binary(max_size=300) | st.text(max_size=300) | st.builds(
+    lambda i: json.dumps({"id": i, "text": "x"}), st.text(max_size=20)
+))  # fmt: skip
+def test_a_resumed_run_skips_by_the_key_the_full_parse_gives(raw: bytes | str) -> None:
+    assert line_key(7, raw) == parse_line(7, raw).key
 
 
 async def test_one_whole_line_per_input_line_problems_included(
