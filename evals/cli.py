@@ -162,10 +162,14 @@ def run_command(
     help="Largest drop of a gated metric that still passes.",
 )
 def compare_command(baseline: Path, candidate: Path, threshold: float) -> None:
-    """Print metric deltas from BASELINE to CANDIDATE; exit 8 if a gated metric drops."""
-    rows = comparing.compare(
-        comparing.load_results(baseline), comparing.load_results(candidate), threshold
-    )
+    """Print metric deltas from BASELINE to CANDIDATE; exit 8 if a gated metric drops.
+
+    Both must have scored the same articles (exit 3 otherwise)."""
+    before, after = comparing.load_results(baseline), comparing.load_results(candidate)
+    if apart := comparing.different_articles(before, after):
+        click.echo(f"attache eval compare: the runs scored different articles: {apart}", err=True)
+        sys.exit(ExitCode.INPUT)
+    rows = comparing.compare(before, after, threshold)
     click.echo(comparing.table(rows))
     failed = [row.metric for row in rows if row.failed]
     if failed:

@@ -3,7 +3,9 @@
 `attache eval compare BASELINE CANDIDATE [--threshold 0.02]` prints every metric's delta and
 exits 8 when a gated metric of the candidate is lower than the baseline's by more than the
 threshold (absolute, on a 0-1 scale), or has become n/a (a run that measured nothing must not
-pass for one that did), so CI can refuse a prompt or model change.
+pass for one that did), so CI can refuse a prompt or model change. Two runs that scored
+different articles are not compared (`different_articles`): their deltas would mix the change
+with the sample.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ GATED = (
     "fields.relaxed.f1",
     "status_accuracy",
     "grounding_rate",
+    "valid_output_rate",
 )
 REPORTED = (
     "records.micro.precision",
@@ -58,6 +61,20 @@ def load_results(path: Path) -> dict[str, Any]:
     file = path / "results.json" if path.is_dir() else path
     results: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
     return results
+
+
+def different_articles(baseline: dict[str, Any], candidate: dict[str, Any]) -> str | None:
+    """What sets the two runs' articles apart, or None when they scored the same ones."""
+    before, after = (
+        {row["article_id"] for row in run["metrics"].get("per_article", [])}
+        for run in (baseline, candidate)
+    )
+    parts = []
+    for side, only in (("baseline", sorted(before - after)), ("candidate", sorted(after - before))):
+        if only:
+            shown = ", ".join(only[:3]) + (", ..." if len(only) > 3 else "")
+            parts.append(f"only the {side} scored {len(only)} ({shown})")
+    return "; ".join(parts) or None
 
 
 def compare(baseline: dict[str, Any], candidate: dict[str, Any], threshold: float) -> list[Row]:

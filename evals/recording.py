@@ -40,11 +40,11 @@ _KEPT_HEADERS = ("content-type", "retry-after", "retry-after-ms")
 
 # The settings that shape the requests a run sends, besides model, mode and prompt version:
 # a replay restores them, so it asks what was recorded. Re-asks and SDK retries decide how many
-# requests an article sends, and so which recorded answer meets which request. The last two
+# requests an article sends, and so which recorded answer meets which request. The last three
 # enter no request but decide what a response keeps, and so the scores.
 RUN_SETTINGS = (
     "max_output_tokens", "token_limit_param", "temperature", "reasks", "reask_temperature",
-    "upstream_retries", "chunk_chars", "chunk_overlap_chars", "keep_ungrounded",
+    "upstream_retries", "chunk_chars", "chunk_overlap_chars", "salvage", "keep_ungrounded",
     "injection_policy",
 )  # fmt: skip
 

@@ -38,8 +38,23 @@ def _reasks(counts: dict[str, int] | None) -> str:
         return "n/a"
     return (
         f"{counts['total']} in {counts['articles']} article(s); {counts['rescued']} of those "
-        "articles ended with a valid answer"
+        "articles ended with an answer valid as a whole"
     )
+
+
+def _ungrounded(counts: dict[str, int] | None) -> str:
+    if counts is None:
+        return "n/a"
+    return (
+        f"{counts['records']} record(s) whole; {counts['records_losing_quotes']} record(s) kept "
+        "without some of their quotes"
+    )
+
+
+def _salvaged(counts: dict[str, int] | None) -> str:
+    if counts is None:
+        return "n/a"
+    return f"{counts['articles']} article(s), {counts['records_lost']} record(s) left out"
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -97,7 +112,12 @@ def markdown(results: dict[str, Any]) -> str:
         f"- Grounding rate (predicted evidence aligned to the article): "
         f"{_num(m['grounding_rate'])}; by alignment: "
         f"{_counts(m.get('evidence_by_alignment'))}",
-        f"- Invalid-output rate (attempted articles with no valid answer from the model): "
+        f"- Dropped for quotes not in the article: {_ungrounded(m.get('dropped_ungrounded'))}",
+        f"- Valid-output rate (attempted articles whose answer validated as a whole): "
+        f"{_num(m.get('valid_output_rate'))}",
+        f"- Kept in part (the last answer failed; the records that validate were kept): "
+        f"{_salvaged(m.get('salvaged'))}",
+        f"- Invalid-output rate (attempted articles with no usable answer from the model): "
         f"{_num(m.get('invalid_output_rate'))}",
         f"- Re-asks: {_reasks(m.get('reasks'))}",
         f"- Tokens, all articles (failed ones included): {m.get('tokens_total', 'n/a')}",

@@ -57,7 +57,7 @@ from attache.evals.recording import (
 )
 from attache.evals.score import ArticleRun, Side, score
 from attache.extractor import Extractor
-from attache.schemas import ExtractionResponse
+from attache.schemas import ExtractionResponse, WarningCode
 from attache.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -87,6 +87,10 @@ class RunConfig:
     """The weights the server runs, hashed into the recording's manifest."""
 
 
+# What a response says when its answer was kept in part (`attache.salvage`).
+_SALVAGE_CODES = frozenset({WarningCode.RECORD_INVALID, WarningCode.ANSWER_TRUNCATED})
+
+
 @dataclass(frozen=True)
 class Outcome:
     response: ExtractionResponse | None
@@ -97,6 +101,10 @@ class Outcome:
     attempted: bool = True
     reasks: int = 0
     invalid_output: bool = False
+    salvaged: bool = False
+    records_lost: int = 0
+    records_ungrounded: int = 0
+    records_part_grounded: int = 0
 
 
 @dataclass
@@ -308,8 +316,17 @@ async def _extract(extractor: Extractor, article: Article) -> Outcome:
             invalid_output=isinstance(exc, MODEL_OUTPUT_FAULTS),
         )
     elapsed = (time.perf_counter() - started) * 1000
+    codes = [warning.code for warning in response.warnings]
     return Outcome(
-        response, None, elapsed, response.usage.total_tokens, reasks=response.usage.reasks
+        response,
+        None,
+        elapsed,
+        response.usage.total_tokens,
+        reasks=response.usage.reasks,
+        salvaged=any(code in _SALVAGE_CODES for code in codes),
+        records_lost=codes.count(WarningCode.RECORD_INVALID),
+        records_ungrounded=codes.count(WarningCode.RECORD_DROPPED),
+        records_part_grounded=codes.count(WarningCode.EVIDENCE_DROPPED),
     )
 
 
@@ -331,6 +348,10 @@ def _article_run(fixture: Fixture, text: str, outcome: Outcome) -> ArticleRun:
         attempted=outcome.attempted,
         reasks=outcome.reasks,
         invalid_output=outcome.invalid_output,
+        salvaged=outcome.salvaged,
+        records_lost=outcome.records_lost,
+        records_ungrounded=outcome.records_ungrounded,
+        records_part_grounded=outcome.records_part_grounded,
     )
 
 

@@ -82,6 +82,10 @@ class ArticleRun:
     attempted: bool = True  # False: the run stopped before this article (predicted is None)
     reasks: int = 0
     invalid_output: bool = False  # failed because no answer of the model's was valid
+    salvaged: bool = False  # the last answer failed, and what held of it was kept
+    records_lost: int = 0  # records a salvage left out for failing validation
+    records_ungrounded: int = 0  # records dropped: none of their quotes are in the article
+    records_part_grounded: int = 0  # records that lost some of their quotes so
 
 
 class PRF(BaseModel):
@@ -192,19 +196,34 @@ def score(runs: Sequence[ArticleRun]) -> dict[str, Any]:
         # Failed articles spent tokens too (re-asks, retries): counted here, not hidden.
         "tokens_total": sum(r.tokens for r in runs),
         "latency_ms_per_article": _spread([r.latency_ms for r in succeeded]),
-        # Of the articles attempted: how many ended without one valid answer (the model's
-        # fault, not the endpoint's), how many were re-asked and how many of those re-asks
-        # ended in a valid answer.
-        "invalid_output_rate": round(sum(r.invalid_output for r in attempted) / len(attempted), 4)
-        if attempted
-        else None,
+        # Of the articles attempted: how many the model answered validly as a whole, how many
+        # ended without a usable answer (the model's fault, not the endpoint's), how many were
+        # kept in part (`attache.salvage`), how many were re-asked and how many of those
+        # re-asks ended in an answer valid as a whole.
+        "valid_output_rate": _rate(
+            sum(r.predicted is not None and not r.salvaged for r in attempted), len(attempted)
+        ),
+        "invalid_output_rate": _rate(sum(r.invalid_output for r in attempted), len(attempted)),
+        # The grounding rate counts the evidence returned; this is what never reached it.
+        "dropped_ungrounded": {
+            "records": sum(r.records_ungrounded for r in succeeded),
+            "records_losing_quotes": sum(r.records_part_grounded for r in succeeded),
+        },
+        "salvaged": {
+            "articles": sum(r.salvaged for r in succeeded),
+            "records_lost": sum(r.records_lost for r in succeeded),
+        },
         "reasks": {
             "total": sum(r.reasks for r in runs),
             "articles": sum(r.reasks > 0 for r in runs),
-            "rescued": sum(r.reasks > 0 for r in succeeded),
+            "rescued": sum(r.reasks > 0 and not r.salvaged for r in succeeded),
         },
         "per_article": per_article,
     }
+
+
+def _rate(count: int, total: int) -> float | None:
+    return round(count / total, 4) if total else None
 
 
 def _score_article(text: str, gold: Side, predicted: Side, tally: _Tally) -> None:

@@ -137,6 +137,12 @@ class WarningCode(StrEnum):
     """The article was longer than one model call takes and was split."""
     DUPLICATE_MERGED = "duplicate_merged"
     """Two chunks reported the same record; one copy was kept."""
+    RECORD_INVALID = "record_invalid"
+    """A record in the model's last answer (re-asks spent) broke the schema and was left out;
+    the message gives its path and the reason. The other records of that answer are kept."""
+    ANSWER_TRUNCATED = "answer_truncated"
+    """The model's answer was cut at the output token limit: the records complete before the cut
+    are kept, any after it are missing."""
     EVIDENCE_IN_SUSPECTED_INJECTION = "evidence_in_suspected_injection"
     """Every quote of a record lies in a `suspected_injections` passage: the record may come from
     instructions planted in the article. Flagged with its `record_id`; with

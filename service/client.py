@@ -70,6 +70,7 @@ from attache.errors import (
 )
 from attache.lane import Lane, Stage
 from attache.model_schema import model_facing
+from attache.salvage import Answer, answer_text, salvage
 from attache.schemas import ExtractionDraft, TokenUsage
 from attache.settings import ModelMode, Settings
 
@@ -328,7 +329,9 @@ class ModelClient:
     async def aclose(self) -> None:
         await self._openai.close()
 
-    async def extract(self, messages: list[ChatCompletionMessageParam]) -> ExtractionDraft:
+    async def extract(self, messages: list[ChatCompletionMessageParam]) -> Answer:
+        """The model's validated draft; with `salvage` on, what holds of a last answer that
+        still fails validation or was cut off (`attache.salvage`)."""
         meter = _current_meter.get() or Meter()
         answers: list[Any] = []
         hooks = Hooks()
@@ -355,10 +358,28 @@ class ModelClient:
                     **token_limit,
                 )
         except (openai.APIError, IncompleteOutputException, InstructorRetryException) as exc:
-            raise self._translate(exc, answers[-1] if answers else None) from exc
+            last = answers[-1] if answers else None
+            failure = self._translate(exc, last)
+            kept = self._salvaged(failure, last)
+            if kept is None:
+                raise failure from exc
+            logger.warning("kept what holds of an answer that failed: %s", failure.detail)
+            return kept
         finally:
             meter.model_seconds += time.perf_counter() - started
-        return draft
+        return Answer(draft)
+
+    def _salvaged(self, failure: AttacheError, last_answer: Any) -> Answer | None:
+        # Only an answer the model finished badly or was cut off in; never a refusal, an empty
+        # answer or an HTTP failure.
+        if not self._settings.salvage or last_answer is None:
+            return None
+        if not isinstance(failure, InvalidModelOutput | TruncatedModelOutput):
+            return None
+        text = answer_text(last_answer, self._settings.mode)
+        if text is None:
+            return None
+        return salvage(text, truncated=isinstance(failure, TruncatedModelOutput))
 
     def _mark_capped(self, response: Any) -> None:
         """Say "length" for an answer that used every token allowed, as OpenAI does.

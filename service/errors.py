@@ -257,7 +257,8 @@ class ExitCode(IntEnum):
     USAGE = 2
     """A bad option or argument (click's own code)."""
     INPUT = 3
-    """Bad input: empty, undecodable, too long, an invalid request."""
+    """Bad input: empty, undecodable, too long, an invalid request; `attache eval compare`: two
+    runs that scored different articles."""
     CONFIG = 4
     """No model configured, an invalid ATTACHE_* setting, a missing extra or data file."""
     UPSTREAM = 5

@@ -44,6 +44,7 @@ from attache.pipeline.ground import Aligner, ReaskUnaligned
 from attache.pipeline.injection import suspect
 from attache.pipeline.merge import ChunkDraft, Merged, merge
 from attache.pipeline.normalize.records import Normalized, normalize
+from attache.salvage import Answer
 from attache.schemas import (
     Cost,
     ExtractionDraft,
@@ -196,7 +197,7 @@ class Extractor:
         # works. A short one costs about a millisecond, less than the thread hop.
         suspecting = asyncio.create_task(asyncio.to_thread(suspect, request.text)) if long else None
         try:
-            drafts, meter = await self._call_within_deadline(source, chunks, request, aligner)
+            answers, meter = await self._call_within_deadline(source, chunks, request, aligner)
         except BaseException:
             if suspecting is not None:
                 suspecting.cancel()
@@ -204,7 +205,10 @@ class Extractor:
 
         def assemble(suspected: list[SuspectedInjection]) -> tuple[Merged, Normalized]:
             merged = merge(
-                [ChunkDraft(c, d) for c, d in zip(chunks, drafts, strict=True)],
+                [
+                    ChunkDraft(c, a.draft, lost=a.lost, truncated=a.truncated)
+                    for c, a in zip(chunks, answers, strict=True)
+                ],
                 aligner,
                 request.types,
                 keep_ungrounded=self.settings.keep_ungrounded,
@@ -278,13 +282,13 @@ class Extractor:
 
     async def _call_within_deadline(
         self, source: DraftSource, chunks: list[Chunk], request: ExtractionRequest, aligner: Aligner
-    ) -> tuple[list[ExtractionDraft], Meter]:
-        """Every chunk's draft, and what they cost; the deadline and usage go on any error."""
+    ) -> tuple[list[Answer], Meter]:
+        """Every chunk's answer, and what they cost; the deadline and usage go on any error."""
         with metering() as meter:
             meter.deadline = asyncio.get_running_loop().time() + self.settings.deadline_s
             try:
                 async with asyncio.timeout(self.settings.deadline_s):
-                    drafts = await self._call_all(source, chunks, request, aligner)
+                    answers = await self._call_all(source, chunks, request, aligner)
             except TimeoutError as exc:
                 failure = DeadlineExceeded(
                     f"the extraction took longer than {self.settings.deadline_s} s "
@@ -295,7 +299,7 @@ class Extractor:
             except AttacheError as exc:
                 exc.usage = meter.usage()
                 raise
-        return drafts, meter
+        return answers, meter
 
     async def extract_many(
         self, requests: Iterable[ExtractionRequest], *, concurrency: int = 4
@@ -329,8 +333,8 @@ class Extractor:
         chunks: list[Chunk],
         request: ExtractionRequest,
         aligner: Aligner,
-    ) -> list[ExtractionDraft]:
-        def one_call(chunk: Chunk) -> Awaitable[ExtractionDraft]:
+    ) -> list[Answer]:
+        def one_call(chunk: Chunk) -> Awaitable[Answer]:
             # Each call gets its own re-ask budget for quotes not in the article.
             check = ReaskUnaligned(aligner, budget=self.settings.reasks)
             return call(source, self.prompt, chunk, request, check)
@@ -339,7 +343,7 @@ class Extractor:
             return [await one_call(chunks[0])]
         gate = asyncio.Semaphore(self.settings.chunk_concurrency)
 
-        async def one(chunk: Chunk) -> ExtractionDraft:
+        async def one(chunk: Chunk) -> Answer:
             async with gate:
                 return await one_call(chunk)
 

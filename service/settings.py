@@ -147,6 +147,12 @@ class Settings(_FromEnvironment):
     cache_ttl_s: PositiveInt = Field(
         default=7 * 24 * 3600, description="How long a cached answer is kept, in seconds."
     )
+    salvage: bool = Field(
+        default=True,
+        description="When the model's last answer still fails validation (re-asks spent) or is "
+        "cut at the output token limit, keep its records that validate and drop the rest, "
+        "with warnings; off: the article fails (502).",
+    )
     keep_ungrounded: bool = Field(
         default=False,
         description="Keep evidence (and records) not found in the article, flagged, "

@@ -8,17 +8,19 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from attache.pipeline.chunk import Chunk
 from attache.prompts import Prompt
-from attache.schemas import ExtractionDraft, ExtractionRequest
+from attache.salvage import Answer
+from attache.schemas import ExtractionRequest
 from attache.schemas.records import EVIDENCE_CHECK, EvidenceCheck
 
 
 class DraftSource(Protocol):
     """Anything that turns chat messages into a validated draft (the model client).
 
-    An answer that fails validation (the evidence check included) is re-asked.
+    An answer that fails validation (the evidence check included) is re-asked; what holds of
+    the last one may be salvaged (`attache.salvage`).
     """
 
-    async def extract(self, messages: list[ChatCompletionMessageParam]) -> ExtractionDraft: ...
+    async def extract(self, messages: list[ChatCompletionMessageParam]) -> Answer: ...
 
 
 def messages_for(
@@ -42,7 +44,7 @@ async def call(
     chunk: Chunk,
     request: ExtractionRequest,
     check: EvidenceCheck,
-) -> ExtractionDraft:
+) -> Answer:
     """One model call; answers whose quotes `check` rejects are re-asked."""
     token = EVIDENCE_CHECK.set(check)
     try:

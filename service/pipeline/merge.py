@@ -1,6 +1,8 @@
 """Join the chunks' drafts into one list of identified, grounded drafts.
 
 - Drafts of types the caller did not ask for are left out.
+- A salvaged answer (`attache.salvage`) says what it lost: a warning for each record left out
+  for failing validation, and one for an answer cut at the token limit.
 - Evidence quotes are grounded (`ground.Aligner.align_record`) within the chunk they came from.
 - Unaligned evidence is dropped, and a record left with no evidence is dropped, each with a
   warning; with `keep_ungrounded` both stay, flagged `unaligned`.
@@ -46,6 +48,9 @@ _DRAFT_ONLY_FIELDS = {"ref", "evidence", "links"}
 class ChunkDraft:
     chunk: Chunk
     draft: ExtractionDraft
+    lost: tuple[str, ...] = ()
+    """Records left out of a salvaged answer (`attache.salvage.Answer.lost`)."""
+    truncated: bool = False
 
 
 @dataclass
@@ -89,6 +94,7 @@ def merge(
     warnings: list[ExtractionWarning] = []
     entries: dict[str, _Entry] = {}
     for index, part in enumerate(parts):
+        warnings.extend(_salvage_warnings(part, len(parts)))
         for draft in part.draft.records:
             if draft.record_type not in types:
                 continue
@@ -212,6 +218,27 @@ def _only_in(evidence: list[Evidence], suspected: Sequence[SuspectedInjection]) 
     return bool(spans) and all(
         any(p.start <= start and end <= p.end for p in suspected) for start, end in spans
     )
+
+
+def _salvage_warnings(part: ChunkDraft, chunks: int) -> list[ExtractionWarning]:
+    where = f" (the chunk at character {part.chunk.start})" if chunks > 1 else ""
+    warnings = [
+        ExtractionWarning(
+            code=WarningCode.RECORD_INVALID,
+            message=f"a record in the model's last answer{where} did not validate and was left "
+            f"out: {reason}",
+        )
+        for reason in part.lost
+    ]
+    if part.truncated:
+        warnings.append(
+            ExtractionWarning(
+                code=WarningCode.ANSWER_TRUNCATED,
+                message=f"the model's answer{where} was cut at the output token limit: the "
+                "records complete before the cut are kept, any after it are missing",
+            )
+        )
+    return warnings
 
 
 def _content_key(draft: Draft) -> str:

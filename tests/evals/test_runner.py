@@ -176,6 +176,22 @@ def test_compare_gates_on_a_drop(tmp_path: Path) -> None:
     assert "status_accuracy" in gone.stderr
 
 
+def test_compare_refuses_runs_that_scored_different_articles(tmp_path: Path) -> None:
+    def results(name: str, *articles: str) -> str:
+        rows = [{"article_id": a} for a in articles]
+        metrics = {"records": {"micro": {"f1": 0.5}}, "per_article": rows}
+        (tmp_path / name).write_text(json.dumps({"meta": {}, "metrics": metrics}))
+        return str(tmp_path / name)
+
+    base = results("base.json", "a", "b", "c")
+    same = CliRunner().invoke(main, ["eval", "compare", base, results("same.json", "c", "b", "a")])
+    assert same.exit_code == 0, same.output
+    other = CliRunner().invoke(main, ["eval", "compare", base, results("other.json", "a", "d")])
+    assert other.exit_code == ExitCode.INPUT
+    assert "only the baseline scored 2 (b, c); only the candidate scored 1 (d)" in other.stderr
+    assert other.stdout == ""
+
+
 def test_eval_run_without_a_model_exits_4(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["eval", "run", "--out", str(tmp_path), "--no-progress"])
     assert result.exit_code == 4
@@ -240,6 +256,7 @@ async def test_a_replay_restores_every_request_setting_the_recording_was_made_wi
         reasks=1,
         reask_temperature=0.7,
         upstream_retries=1,
+        salvage=False,
         keep_ungrounded=True,
         injection_policy="drop",
     )
@@ -257,8 +274,8 @@ async def test_a_replay_restores_every_request_setting_the_recording_was_made_wi
     assert manifest["settings"] == {
         "max_output_tokens": 1536, "token_limit_param": "max_completion_tokens",
         "temperature": 0.3, "reasks": 1, "reask_temperature": 0.7, "upstream_retries": 1,
-        "chunk_chars": 16_000, "chunk_overlap_chars": 1_000, "keep_ungrounded": True,
-        "injection_policy": "drop",
+        "chunk_chars": 16_000, "chunk_overlap_chars": 1_000, "salvage": False,
+        "keep_ungrounded": True, "injection_policy": "drop",
     }  # fmt: skip
     # A shell with other settings (no retry, no re-ask, another cap and temperature) replays
     # the recording as it was made: the retried and the re-asked article meet their answers.
@@ -413,3 +430,29 @@ def test_eval_run_takes_its_articles_from_a_named_file(tmp_path: Path) -> None:
     missing = CliRunner().invoke(main, [*command, str(other)])
     assert missing.exit_code == ExitCode.CONFIG
     assert "holds no article 'board-of-peace-2026-01-20'" in missing.stderr
+
+
+async def test_an_answer_kept_in_part_is_counted_apart_from_valid_and_failed(
+    few: Path, tmp_path: Path
+) -> None:
+    recording = tmp_path / "recording"
+    fixtures = fixtures_in(few)
+    write_synthetic_recording(recording, fixtures)
+    # The gold answer plus one record that fails validation, twice (one re-ask).
+    file = recording / f"{fixtures[0].article_id}.jsonl"
+    answer = json.loads(file.read_text())
+    draft = gold_as_draft(fixtures[0])
+    draft["meetings"] = [*draft.get("meetings", []), {"ref": "R99"}]
+    answer["body"] = completion(draft)
+    file.write_text((json.dumps(answer) + "\n") * 2)
+    config = RunConfig(few, Settings(_env_file=None, reasks=1), tmp_path / "out", replay=recording)
+    metrics = json.loads((await run(replace(config, progress=False)) / "results.json").read_text())[
+        "metrics"
+    ]
+    assert metrics["failed_articles"] == 0
+    assert metrics["salvaged"] == {"articles": 1, "records_lost": 1}
+    assert metrics["valid_output_rate"] == round((len(fixtures) - 1) / len(fixtures), 4)
+    assert metrics["reasks"] == {"total": 1, "articles": 1, "rescued": 0}
+    # The gold records it kept score as they would have.
+    row = next(r for r in metrics["per_article"] if r["article_id"] == fixtures[0].article_id)
+    assert row["records"]["fp"] == 0

@@ -77,21 +77,28 @@ def test_changing_one_participant_costs_only_that_field(bop_fixture: Fixture, te
     assert changed["status_accuracy"] == 1.0
 
 
-def test_reasks_and_invalid_output_are_counted_per_attempted_article(
+def test_valid_salvaged_and_invalid_output_and_reasks_are_counted_per_attempted_article(
     bop_fixture: Fixture, text: str
 ) -> None:
     gold = gold_side(bop_fixture)
     runs = [
         ArticleRun("ok", text, gold, gold),
         ArticleRun("rescued", text, gold, gold, reasks=1),
+        ArticleRun("kept in part", text, gold, gold, reasks=1, salvaged=True, records_lost=2,
+                   records_ungrounded=1, records_part_grounded=3),
         ArticleRun("invalid", text, gold, None, error="invalid-model-output: x", reasks=1,
                    invalid_output=True),
         ArticleRun("down", text, gold, None, error="upstream-unreachable: x"),
         ArticleRun("skipped", text, gold, None, error="not attempted", attempted=False),
     ]  # fmt: skip
     metrics = score(runs)
-    assert metrics["invalid_output_rate"] == 0.25  # 1 of the 4 attempted; the outage is not it
-    assert metrics["reasks"] == {"total": 2, "articles": 2, "rescued": 1}
+    # Of the 5 attempted: 1 with no usable answer (the outage is not the model's), 2 whose
+    # answer validated whole; the one kept in part is neither.
+    assert metrics["invalid_output_rate"] == 0.2
+    assert metrics["valid_output_rate"] == 0.4
+    assert metrics["salvaged"] == {"articles": 1, "records_lost": 2}
+    assert metrics["dropped_ungrounded"] == {"records": 1, "records_losing_quotes": 3}
+    assert metrics["reasks"] == {"total": 3, "articles": 3, "rescued": 1}
     assert metrics["failed_articles"] == 3
 
 

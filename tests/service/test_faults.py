@@ -79,7 +79,7 @@ async def test_answer_invalid_after_all_reasks_is_502(
     board_of_peace_answer: dict[str, Any],
 ) -> None:
     route = upstream.post(COMPLETIONS).mock(return_value=ok(invalid_answer(board_of_peace_answer)))
-    response = await extract(make_settings(reasks=reasks), "An article.")
+    response = await extract(make_settings(reasks=reasks, salvage=False), "An article.")
     assert response.status_code == 502
     assert problem_type(response) == "invalid-model-output"
     assert response.json()["attempts"] == reasks + 1
@@ -260,7 +260,9 @@ async def test_fault_bound_multiplies_reasks_by_sdk_retries(
     route = upstream.post(COMPLETIONS).mock(
         side_effect=[error(500, **fast), invalid, error(500, **fast), invalid]
     )
-    response = await extract(make_settings(reasks=1, upstream_retries=1), "An article.")
+    response = await extract(
+        make_settings(reasks=1, upstream_retries=1, salvage=False), "An article."
+    )
     assert response.status_code == 502
     assert problem_type(response) == "invalid-model-output"
     # A short list of field paths and reasons on one line, not a library's dump.
