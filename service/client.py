@@ -70,7 +70,7 @@ from attache.errors import (
 )
 from attache.lane import Lane, Stage
 from attache.model_schema import model_facing
-from attache.salvage import Answer, answer_text, salvage
+from attache.salvage import Drafted, answer_text, salvage
 from attache.schemas import ExtractionDraft, TokenUsage
 from attache.settings import ModelMode, Settings
 
@@ -329,7 +329,7 @@ class ModelClient:
     async def aclose(self) -> None:
         await self._openai.close()
 
-    async def extract(self, messages: list[ChatCompletionMessageParam]) -> Answer:
+    async def extract(self, messages: list[ChatCompletionMessageParam]) -> Drafted:
         """The model's validated draft; with `salvage` on, what holds of a last answer that
         still fails validation or was cut off (`attache.salvage`)."""
         meter = _current_meter.get() or Meter()
@@ -367,9 +367,9 @@ class ModelClient:
             return kept
         finally:
             meter.model_seconds += time.perf_counter() - started
-        return Answer(draft)
+        return Drafted(draft)
 
-    def _salvaged(self, failure: AttacheError, last_answer: Any) -> Answer | None:
+    def _salvaged(self, failure: AttacheError, last_answer: Any) -> Drafted | None:
         # Only an answer the model finished badly or was cut off in; never a refusal, an empty
         # answer or an HTTP failure.
         if not self._settings.salvage or last_answer is None:

@@ -44,7 +44,7 @@ from attache.pipeline.ground import Aligner, ReaskUnaligned
 from attache.pipeline.injection import suspect
 from attache.pipeline.merge import ChunkDraft, Merged, merge
 from attache.pipeline.normalize.records import Normalized, normalize
-from attache.salvage import Answer
+from attache.salvage import Drafted
 from attache.schemas import (
     Cost,
     ExtractionDraft,
@@ -282,7 +282,7 @@ class Extractor:
 
     async def _call_within_deadline(
         self, source: DraftSource, chunks: list[Chunk], request: ExtractionRequest, aligner: Aligner
-    ) -> tuple[list[Answer], Meter]:
+    ) -> tuple[list[Drafted], Meter]:
         """Every chunk's answer, and what they cost; the deadline and usage go on any error."""
         with metering() as meter:
             meter.deadline = asyncio.get_running_loop().time() + self.settings.deadline_s
@@ -333,8 +333,8 @@ class Extractor:
         chunks: list[Chunk],
         request: ExtractionRequest,
         aligner: Aligner,
-    ) -> list[Answer]:
-        def one_call(chunk: Chunk) -> Awaitable[Answer]:
+    ) -> list[Drafted]:
+        def one_call(chunk: Chunk) -> Awaitable[Drafted]:
             # Each call gets its own re-ask budget for quotes not in the article.
             check = ReaskUnaligned(aligner, budget=self.settings.reasks)
             return call(source, self.prompt, chunk, request, check)
@@ -343,7 +343,7 @@ class Extractor:
             return [await one_call(chunks[0])]
         gate = asyncio.Semaphore(self.settings.chunk_concurrency)
 
-        async def one(chunk: Chunk) -> Answer:
+        async def one(chunk: Chunk) -> Drafted:
             async with gate:
                 return await one_call(chunk)
 

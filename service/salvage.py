@@ -1,6 +1,6 @@
 """What a model call returns, and what is kept of a last answer that still fails validation.
 
-A model call ends in an `Answer`. Usually its draft passed validation whole. When the last
+A model call ends in a `Drafted`. Usually its draft passed validation whole. When the last
 attempt allowed (re-asks spent) still fails, or the answer was cut at the output token limit,
 failing the article throws away every record for the fault of one: with Qwen2.5-Coder 1.5B,
 8 of 30 recorded articles failed so, most on one record with no evidence, or on quotes the
@@ -10,7 +10,7 @@ re-ask still did not copy exactly. `salvage` keeps what holds instead:
   partial JSON mode), without the record it was writing then; an md_json answer from its code
   block;
 - each record is validated alone against its draft class; one that fails is left out, and its
-  path and reason go into `Answer.lost`; an answer none of whose records holds still fails;
+  path and reason go into `Drafted.lost`; an answer none of whose records holds still fails;
 - the evidence check is not applied here: quotes still not in the article are the merge stage's
   to drop, as they are for any answer once the re-asks are spent.
 
@@ -33,13 +33,13 @@ from attache.schemas import ExtractionDraft
 from attache.schemas.records import EVIDENCE_CHECK, RECORD_KINDS
 from attache.settings import ModelMode
 
-__all__ = ["Answer", "answer_text", "salvage"]
+__all__ = ["Drafted", "answer_text", "salvage"]
 
 _FENCED = re.compile(r"```(?:json)?[ \t]*\n(.*?)(?:\n?```|\Z)", re.DOTALL)
 
 
 @dataclass(frozen=True)
-class Answer:
+class Drafted:
     """One model call's outcome: the draft, and what a salvage left out of it."""
 
     draft: ExtractionDraft
@@ -74,7 +74,7 @@ def answer_text(completion: Any, mode: ModelMode) -> str | None:
     return text
 
 
-def salvage(text: str, *, truncated: bool = False) -> Answer | None:
+def salvage(text: str, *, truncated: bool = False) -> Drafted | None:
     """The records of `text` that validate alone; None when none does.
 
     An answer of which nothing holds fails as before: an empty list would read as "the article
@@ -115,7 +115,7 @@ def salvage(text: str, *, truncated: bool = False) -> Answer | None:
         return None
     finally:
         EVIDENCE_CHECK.reset(token)
-    return Answer(draft, tuple(lost), truncated)
+    return Drafted(draft, tuple(lost), truncated)
 
 
 def _drop_last_record(parsed: dict[str, Any]) -> None:

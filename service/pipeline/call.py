@@ -8,7 +8,7 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from attache.pipeline.chunk import Chunk
 from attache.prompts import Prompt
-from attache.salvage import Answer
+from attache.salvage import Drafted
 from attache.schemas import ExtractionRequest
 from attache.schemas.records import EVIDENCE_CHECK, EvidenceCheck
 
@@ -20,7 +20,7 @@ class DraftSource(Protocol):
     the last one may be salvaged (`attache.salvage`).
     """
 
-    async def extract(self, messages: list[ChatCompletionMessageParam]) -> Answer: ...
+    async def extract(self, messages: list[ChatCompletionMessageParam]) -> Drafted: ...
 
 
 def messages_for(
@@ -44,7 +44,7 @@ async def call(
     chunk: Chunk,
     request: ExtractionRequest,
     check: EvidenceCheck,
-) -> Answer:
+) -> Drafted:
     """One model call; answers whose quotes `check` rejects are re-asked."""
     token = EVIDENCE_CHECK.set(check)
     try:

@@ -49,7 +49,7 @@ class ChunkDraft:
     chunk: Chunk
     draft: ExtractionDraft
     lost: tuple[str, ...] = ()
-    """Records left out of a salvaged answer (`attache.salvage.Answer.lost`)."""
+    """Records left out of a salvaged answer (`attache.salvage.Drafted.lost`)."""
     truncated: bool = False
 
 

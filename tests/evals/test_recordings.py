@@ -5,24 +5,45 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from attache.evals.compare import compare, table
 from attache.evals.corpus import FIXTURES, RECORDINGS
 from attache.evals.recording import read_manifest, read_scores, scores
+from attache.evals.report import markdown
 from attache.evals.runner import RunConfig, run
 from attache.settings import Settings
 
 FOLDERS = sorted(manifest.parent for manifest in RECORDINGS.glob("*/manifest.json"))
 
 
-def recorded_fixtures(folder: Path, into: Path) -> Path:
-    """A fixtures folder holding the fixtures of the articles `folder` has answers for (a run
-    stopped early records fewer than all)."""
+def recorded_fixtures(into: Path, *folders: Path) -> Path:
+    """A fixtures folder holding the fixtures of the articles every one of `folders` has answers
+    for (a run stopped early records fewer than all)."""
     into.mkdir()
-    for answers in folder.glob("*.jsonl"):
-        shutil.copy(FIXTURES / f"{answers.stem}.json", into)
+    recorded = [{answers.stem for answers in folder.glob("*.jsonl")} for folder in folders]
+    for article_id in set.intersection(*recorded):
+        shutil.copy(FIXTURES / f"{article_id}.json", into)
     return into
+
+
+async def replayed(folder: Path, fixtures: Path, out: Path) -> dict[str, Any]:
+    shell = Settings(_env_file=None)
+    done = await run(RunConfig(fixtures, shell, out, replay=folder, progress=False))
+    results: dict[str, Any] = json.loads((done / "results.json").read_text())
+    return results
+
+
+DOC = Path(__file__).parents[2] / "docs" / "quality.md"
+
+
+def named_in_doc() -> list[Path]:
+    """The recordings docs/quality.md names, in the order it first names them."""
+    doc = DOC.read_text()
+    named = [f for f in FOLDERS if f"evals/recordings/{f.name}/" in doc]
+    return sorted(named, key=lambda f: doc.index(f"evals/recordings/{f.name}/"))
 
 
 def test_the_repository_holds_a_recording_of_a_real_model() -> None:
@@ -37,7 +58,7 @@ def test_the_repository_holds_a_recording_of_a_real_model() -> None:
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=lambda folder: folder.name)
 async def test_a_replay_reproduces_the_recorded_scores(folder: Path, tmp_path: Path) -> None:
-    fixtures = recorded_fixtures(folder, tmp_path / "fixtures")
+    fixtures = recorded_fixtures(tmp_path / "fixtures", folder)
     # The shell's settings are not the recording's: the replay must restore every one.
     shell = Settings(_env_file=None, reasks=0, max_output_tokens=99, keep_ungrounded=True)
     out = await run(RunConfig(fixtures, shell, tmp_path / "out", replay=folder, progress=False))
@@ -46,19 +67,30 @@ async def test_a_replay_reproduces_the_recorded_scores(folder: Path, tmp_path: P
 
 
 async def test_the_quality_doc_shows_the_replayed_tables(tmp_path: Path) -> None:
-    # docs/quality.md names its recording; its tables must be what that recording replays to.
-    doc = (Path(__file__).parents[2] / "docs" / "quality.md").read_text()
-    folder = next(f for f in FOLDERS if f"evals/recordings/{f.name}/" in doc)
-    fixtures = recorded_fixtures(folder, tmp_path / "fixtures")
-    out = await run(
-        RunConfig(
-            fixtures, Settings(_env_file=None), tmp_path / "out", replay=folder, progress=False
-        )
-    )
-    report = (out / "report.md").read_text()
+    # The first recording docs/quality.md names is the one its tables show: they must be what
+    # that recording replays to.
+    doc = DOC.read_text()
+    folder = named_in_doc()[0]
+    fixtures = recorded_fixtures(tmp_path / "fixtures", folder)
+    results = await replayed(folder, fixtures, tmp_path / "out")
+    report = markdown(results)
     rows = [line for line in report.splitlines() if line.startswith("| ") and "|---" not in line]
     tables = report[report.index("## Records") : report.index("## Articles")]
     shown = [line for line in rows if line in tables]
     assert len(shown) > 20
     missing = [line for line in shown if line not in doc]
+    assert missing == []
+
+
+async def test_the_quality_doc_shows_the_replayed_prompt_comparison(tmp_path: Path) -> None:
+    # A second recording named there is the baseline of `attache eval compare`, over the
+    # articles both recorded: the comparison table must be what the two replays give.
+    doc = DOC.read_text()
+    candidate, baseline = named_in_doc()[:2]
+    fixtures = recorded_fixtures(tmp_path / "fixtures", baseline, candidate)
+    before = await replayed(baseline, fixtures, tmp_path / "baseline")
+    after = await replayed(candidate, fixtures, tmp_path / "candidate")
+    rows = table(compare(before, after, threshold=0.02)).splitlines()
+    assert len(rows) > 10
+    missing = [line for line in rows if line not in doc]
     assert missing == []
