@@ -3,7 +3,7 @@
     attache provider-batch prepare requests.jsonl -o batch.jsonl     # batch.jsonl + .meta.jsonl
     attache provider-batch submit batch.jsonl                        # prints the batch id
     attache provider-batch status BATCH_ID [--wait]
-    attache provider-batch collect batch.jsonl (--batch BATCH_ID | --output-file FILE) -o out.jsonl
+    attache provider-batch collect batch.jsonl (--batch BATCH_ID | --results FILE) -o out.jsonl
 
 - **prepare** runs each request through the pipeline with the network replaced by a recorder
   (`_Recorder`): every chat request attache would send is kept byte for byte as an OpenAI
@@ -18,7 +18,8 @@
   and runs each article through the same pipeline again, the network replaced by the batch's
   answers (`_Answers`, matched by request body): so each answer is validated, grounded and
   normalized exactly as an online call's would be. A batch cannot re-ask: an answer that fails
-  validation is that article's problem. Output lines are `attache batch`'s: `{"id", "line",
+  validation keeps the records that hold, as an online call's last answer does
+  (`attache.salvage`), or is that article's problem when none does. Output lines are `attache batch`'s: `{"id", "line",
   "response"}` or `{"id", "line", "problem"}`, one per article, failures included.
 """
 
