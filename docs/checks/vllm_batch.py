@@ -25,12 +25,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from vllm.entrypoints.launchers.run_batch import (  # type: ignore[import-not-found]
+from vllm.entrypoints.launchers.run_batch import (
     BatchRequestInput,
     BatchRequestOutput,
     BatchResponseData,
 )
-from vllm.entrypoints.openai.chat_completion.protocol import (  # type: ignore[import-not-found]
+from vllm.entrypoints.openai.chat_completion.protocol import (
     ChatCompletionResponse,
 )
 
