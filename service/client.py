@@ -363,7 +363,7 @@ class ModelClient:
             kept = self._salvaged(failure, last)
             if kept is None:
                 raise failure from exc
-            logger.warning("kept what holds of an answer that failed: %s", failure.detail)
+            logger.info("kept what holds of an answer that failed: %s", failure.detail)
             return kept
         finally:
             meter.model_seconds += time.perf_counter() - started

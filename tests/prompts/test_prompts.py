@@ -5,6 +5,7 @@ from importlib import resources
 import pytest
 
 from attache import prompts
+from attache.schemas.records import RECORD_KINDS
 
 VERSIONS = sorted(
     entry.name.removesuffix(".system.md")
@@ -14,15 +15,20 @@ VERSIONS = sorted(
 
 
 def test_every_version_is_found() -> None:
-    assert {"v1", "v2"} <= set(VERSIONS)
+    assert {"v1", "v2", "v3"} <= set(VERSIONS)
 
 
 def test_latest_prompt_loads_with_its_version_label() -> None:
     prompt = prompts.load()
     assert prompt.version == prompts.LATEST
     assert prompt.label == f"extraction/{prompts.LATEST}"
-    for name in ("INVITATION", "MEETING", "DECLARATION", "FUNDING_ASK"):
-        assert name in prompt.system
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_every_version_names_every_record_type(version: str) -> None:
+    system = prompts.load(version).system.lower()
+    for kind in RECORD_KINDS:
+        assert kind.type.value in system
 
 
 def test_unknown_version_is_refused() -> None:
