@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -82,15 +83,17 @@ async def test_the_quality_doc_shows_the_replayed_tables(tmp_path: Path) -> None
     assert missing == []
 
 
-async def test_the_quality_doc_shows_the_replayed_prompt_comparison(tmp_path: Path) -> None:
-    # A second recording named there is the baseline of `attache eval compare`, over the
-    # articles both recorded: the comparison table must be what the two replays give.
+async def test_the_quality_doc_shows_the_replayed_comparisons(tmp_path: Path) -> None:
+    # Each comparison there is headed `evals/recordings/A/` -> `evals/recordings/B/`: its table
+    # must be what `attache eval compare` gives for the two replays, over the articles both hold.
     doc = DOC.read_text()
-    candidate, baseline = named_in_doc()[:2]
-    fixtures = recorded_fixtures(tmp_path / "fixtures", baseline, candidate)
-    before = await replayed(baseline, fixtures, tmp_path / "baseline")
-    after = await replayed(candidate, fixtures, tmp_path / "candidate")
-    rows = table(compare(before, after, threshold=0.02)).splitlines()
-    assert len(rows) > 10
-    missing = [line for line in rows if line not in doc]
-    assert missing == []
+    pairs = re.findall(r"`evals/recordings/([^/`]+)/` -> `evals/recordings/([^/`]+)/`", doc)
+    assert pairs
+    for n, (a, b) in enumerate(pairs):
+        baseline, candidate = RECORDINGS / a, RECORDINGS / b
+        fixtures = recorded_fixtures(tmp_path / f"fixtures-{n}", baseline, candidate)
+        before = await replayed(baseline, fixtures, tmp_path / f"baseline-{n}")
+        after = await replayed(candidate, fixtures, tmp_path / f"candidate-{n}")
+        rows = table(compare(before, after, threshold=0.02)).splitlines()
+        missing = [line for line in rows if line not in doc]
+        assert missing == [], (a, b)

@@ -50,7 +50,10 @@ async def test_a_model_that_fixes_what_it_is_told_is_accepted_on_the_reask(
             return ok(board_of_peace_answer, mode=mode)
         return ok(_faulty(board_of_peace_answer), mode=mode)
 
-    settings = make_settings(mode=mode, reasks=1, temperature=0.0, reask_temperature=0.4)
+    # Without salvage, which would keep the other records of a second faulty answer.
+    settings = make_settings(
+        mode=mode, reasks=1, temperature=0.0, reask_temperature=0.4, salvage=False
+    )
     with respx.mock(base_url=BASE_URL) as upstream:
         route = upstream.post(COMPLETIONS).mock(side_effect=model)
         async with Extractor.open(settings) as extractor:
@@ -75,7 +78,8 @@ async def test_without_the_reask_temperature_the_same_model_is_not_rescued(
             return ok(board_of_peace_answer)
         return ok(_faulty(board_of_peace_answer))
 
-    settings = make_settings(reasks=1, temperature=0.0, reask_temperature=0.0)
+    # Without salvage: what is measured is whether the re-ask itself rescued the answer.
+    settings = make_settings(reasks=1, temperature=0.0, reask_temperature=0.0, salvage=False)
     with respx.mock(base_url=BASE_URL) as upstream:
         upstream.post(COMPLETIONS).mock(side_effect=model)
         async with Extractor.open(settings) as extractor:
