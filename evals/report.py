@@ -33,28 +33,19 @@ _KINDS = [
 ]
 
 
-def _reasks(counts: dict[str, int] | None) -> str:
-    if counts is None:
-        return "n/a"
-    return (
-        f"{counts['total']} in {counts['articles']} article(s); {counts['rescued']} of those "
-        "articles ended with an answer valid as a whole"
-    )
+_REASKS = (
+    "{total} in {articles} article(s); {rescued} of those articles ended with an answer valid as "
+    "a whole"
+)
+_UNGROUNDED = (
+    "{records} record(s) whole; {records_losing_quotes} record(s) kept without some of their quotes"
+)
+_SALVAGED = "{articles} article(s), {records_lost} record(s) left out"
 
 
-def _ungrounded(counts: dict[str, int] | None) -> str:
-    if counts is None:
-        return "n/a"
-    return (
-        f"{counts['records']} record(s) whole; {counts['records_losing_quotes']} record(s) kept "
-        "without some of their quotes"
-    )
-
-
-def _salvaged(counts: dict[str, int] | None) -> str:
-    if counts is None:
-        return "n/a"
-    return f"{counts['articles']} article(s), {counts['records_lost']} record(s) left out"
+def _told(counts: dict[str, int] | None, template: str) -> str:
+    """`template` filled with a metric's counts; n/a for a run that did not count them."""
+    return "n/a" if counts is None else template.format(**counts)
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -112,14 +103,15 @@ def markdown(results: dict[str, Any]) -> str:
         f"- Grounding rate (predicted evidence aligned to the article): "
         f"{_num(m['grounding_rate'])}; by alignment: "
         f"{_counts(m.get('evidence_by_alignment'))}",
-        f"- Dropped for quotes not in the article: {_ungrounded(m.get('dropped_ungrounded'))}",
+        "- Dropped for quotes not in the article: "
+        f"{_told(m.get('dropped_ungrounded'), _UNGROUNDED)}",
         f"- Valid-output rate (attempted articles whose answer validated as a whole): "
         f"{_num(m.get('valid_output_rate'))}",
         f"- Kept in part (the last answer failed; the records that validate were kept): "
-        f"{_salvaged(m.get('salvaged'))}",
+        f"{_told(m.get('salvaged'), _SALVAGED)}",
         f"- Invalid-output rate (attempted articles with no usable answer from the model): "
         f"{_num(m.get('invalid_output_rate'))}",
-        f"- Re-asks: {_reasks(m.get('reasks'))}",
+        f"- Re-asks: {_told(m.get('reasks'), _REASKS)}",
         f"- Tokens, all articles (failed ones included): {m.get('tokens_total', 'n/a')}",
         f"- Tokens per article: {_spread(m['tokens_per_article'])}",
         f"- Latency per article (ms): {_spread(m['latency_ms_per_article'])}",

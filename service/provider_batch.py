@@ -19,8 +19,9 @@
   answers (`_Answers`, matched by request body): so each answer is validated, grounded and
   normalized exactly as an online call's would be. A batch cannot re-ask: an answer that fails
   validation keeps the records that hold, as an online call's last answer does
-  (`attache.salvage`), or is that article's problem when none does. Output lines are `attache batch`'s: `{"id", "line",
-  "response"}` or `{"id", "line", "problem"}`, one per article, failures included.
+  (`attache.salvage`), or is that article's problem when none does. Output lines are
+  `attache batch`'s: `{"id", "line", "response"}` or `{"id", "line", "problem"}`, one per
+  article, failures included.
 """
 
 from __future__ import annotations

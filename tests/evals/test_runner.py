@@ -201,14 +201,10 @@ def test_eval_run_without_a_model_exits_4(tmp_path: Path) -> None:
 def test_a_run_with_failed_articles_exits_7_and_counts_them_as_misses(
     tmp_path: Path, few: Path
 ) -> None:
-    recording = tmp_path / "recording"
-    fixtures = fixtures_in(few)
-    write_synthetic_recording(recording, fixtures)
     # One article's recorded answer is a refusal (not retried): that article fails, the run goes on.
-    broken = recording / f"{fixtures[0].article_id}.jsonl"
-    answer = json.loads(broken.read_text(encoding="utf-8").splitlines()[0])
-    answer.update(status=400, body=json.dumps({"error": {"message": "boom"}}))
-    broken.write_text(json.dumps(answer) + "\n", encoding="utf-8")
+    recording, _ = _synthetic_but_the_first(
+        few, tmp_path, status=400, body=json.dumps({"error": {"message": "boom"}})
+    )
     result = CliRunner().invoke(
         main,
         ["eval", "run", "--fixtures", str(few), "--replay", str(recording), "--out",
@@ -219,6 +215,21 @@ def test_a_run_with_failed_articles_exits_7_and_counts_them_as_misses(
     metrics = json.loads((tmp_path / "out" / "results.json").read_text())["metrics"]
     assert metrics["failed_articles"] == 1
     assert metrics["records"]["micro"]["recall"] < 1.0
+
+
+def _synthetic_but_the_first(
+    few: Path, tmp_path: Path, *, times: int = 1, **answer: Any
+) -> tuple[Path, list[Fixture]]:
+    """A synthetic recording of `few` whose first article answers with `answer`'s fields over
+    the gold answer, `times` in a row."""
+    recording = tmp_path / "recording"
+    fixtures = fixtures_in(few)
+    write_synthetic_recording(recording, fixtures)
+    file = recording / f"{fixtures[0].article_id}.jsonl"
+    recorded = json.loads(file.read_text(encoding="utf-8").splitlines()[0])
+    recorded.update(answer)
+    file.write_text((json.dumps(recorded) + "\n") * times, encoding="utf-8")
+    return recording, fixtures
 
 
 def _article_of(request: httpx.Request, texts: dict[str, str]) -> str:
@@ -350,14 +361,10 @@ async def test_a_replay_logs_no_connection_error(
 
 
 async def test_a_failed_article_reports_the_tokens_it_spent(few: Path, tmp_path: Path) -> None:
-    recording = tmp_path / "recording"
-    fixtures = fixtures_in(few)
-    write_synthetic_recording(recording, fixtures)
     # Invalid twice (one re-ask): 150 tokens each, spent for nothing.
-    file = recording / f"{fixtures[0].article_id}.jsonl"
-    invalid = json.loads(file.read_text())
-    invalid["body"] = completion({"meetings": "not a list"})
-    file.write_text((json.dumps(invalid) + "\n") * 2)
+    recording, fixtures = _synthetic_but_the_first(
+        few, tmp_path, times=2, body=completion({"meetings": "not a list"})
+    )
     config = RunConfig(few, Settings(_env_file=None, reasks=1), tmp_path / "out", replay=recording)
     out = await run(replace(config, progress=False))
     metrics = json.loads((out / "results.json").read_text())["metrics"]
@@ -435,16 +442,10 @@ def test_eval_run_takes_its_articles_from_a_named_file(tmp_path: Path) -> None:
 async def test_an_answer_kept_in_part_is_counted_apart_from_valid_and_failed(
     few: Path, tmp_path: Path
 ) -> None:
-    recording = tmp_path / "recording"
-    fixtures = fixtures_in(few)
-    write_synthetic_recording(recording, fixtures)
     # The gold answer plus one record that fails validation, twice (one re-ask).
-    file = recording / f"{fixtures[0].article_id}.jsonl"
-    answer = json.loads(file.read_text())
-    draft = gold_as_draft(fixtures[0])
+    draft = gold_as_draft(fixtures_in(few)[0])
     draft["meetings"] = [*draft.get("meetings", []), {"ref": "R99"}]
-    answer["body"] = completion(draft)
-    file.write_text((json.dumps(answer) + "\n") * 2)
+    recording, fixtures = _synthetic_but_the_first(few, tmp_path, times=2, body=completion(draft))
     config = RunConfig(few, Settings(_env_file=None, reasks=1), tmp_path / "out", replay=recording)
     metrics = json.loads((await run(replace(config, progress=False)) / "results.json").read_text())[
         "metrics"
