@@ -54,7 +54,9 @@ def test_the_repository_holds_a_recording_of_a_real_model() -> None:
         manifest = read_manifest(folder)
         assert manifest.server, folder
         assert manifest.model_sha256, folder
-        assert len(list(folder.glob("*.jsonl"))) >= 25, folder
+    # The quality page's own recording covers at least 25 articles (issue 11); a comparison's
+    # may hold fewer, as its manifest says.
+    assert len(list(named_in_doc()[0].glob("*.jsonl"))) >= 25
 
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=lambda folder: folder.name)
