@@ -101,10 +101,6 @@ class Outcome:
     attempted: bool = True
     reasks: int = 0
     invalid_output: bool = False
-    salvaged: bool = False
-    records_lost: int = 0
-    records_ungrounded: int = 0
-    records_part_grounded: int = 0
 
 
 @dataclass
@@ -316,22 +312,14 @@ async def _extract(extractor: Extractor, article: Article) -> Outcome:
             invalid_output=isinstance(exc, MODEL_OUTPUT_FAULTS),
         )
     elapsed = (time.perf_counter() - started) * 1000
-    codes = [warning.code for warning in response.warnings]
     return Outcome(
-        response,
-        None,
-        elapsed,
-        response.usage.total_tokens,
-        reasks=response.usage.reasks,
-        salvaged=any(code in _SALVAGE_CODES for code in codes),
-        records_lost=codes.count(WarningCode.RECORD_INVALID),
-        records_ungrounded=codes.count(WarningCode.RECORD_DROPPED),
-        records_part_grounded=codes.count(WarningCode.EVIDENCE_DROPPED),
+        response, None, elapsed, response.usage.total_tokens, reasks=response.usage.reasks
     )
 
 
 def _article_run(fixture: Fixture, text: str, outcome: Outcome) -> ArticleRun:
     response = outcome.response
+    codes = [warning.code for warning in response.warnings] if response is not None else []
     return ArticleRun(
         article_id=fixture.article_id,
         text=text,
@@ -348,10 +336,10 @@ def _article_run(fixture: Fixture, text: str, outcome: Outcome) -> ArticleRun:
         attempted=outcome.attempted,
         reasks=outcome.reasks,
         invalid_output=outcome.invalid_output,
-        salvaged=outcome.salvaged,
-        records_lost=outcome.records_lost,
-        records_ungrounded=outcome.records_ungrounded,
-        records_part_grounded=outcome.records_part_grounded,
+        salvaged=any(code in _SALVAGE_CODES for code in codes),
+        records_lost=codes.count(WarningCode.RECORD_INVALID),
+        records_ungrounded=codes.count(WarningCode.RECORD_DROPPED),
+        records_part_grounded=codes.count(WarningCode.EVIDENCE_DROPPED),
     )
 
 

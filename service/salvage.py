@@ -35,6 +35,7 @@ from attache.settings import ModelMode
 
 __all__ = ["Drafted", "answer_text", "salvage"]
 
+_FIELDS = frozenset(kind.field for kind in RECORD_KINDS)
 _FENCED = re.compile(r"```(?:json)?[ \t]*\n(.*?)(?:\n?```|\Z)", re.DOTALL)
 
 
@@ -104,15 +105,14 @@ def salvage(text: str, *, truncated: bool = False) -> Drafted | None:
                 kept[kind.field].append(kind.draft.model_validate(item))
             except ValidationError as exc:
                 lost.append(_reasons(exc, f"{kind.field}.{index}"))
-    fields = {kind.field for kind in RECORD_KINDS}
-    lost += [f"{key}: not a field of the answer" for key in parsed if key not in fields]
+    lost += [f"{key}: not a field of the answer" for key in parsed if key not in _FIELDS]
     if not any(kept.values()):
         return None
+    # The pipeline's evidence check is still set for this call: it would refuse the quotes
+    # that merge is to drop.
     token = EVIDENCE_CHECK.set(None)
     try:
         draft = ExtractionDraft.model_validate(kept)
-    except ValidationError:
-        return None
     finally:
         EVIDENCE_CHECK.reset(token)
     return Drafted(draft, tuple(lost), truncated)
@@ -126,11 +126,10 @@ def _drop_last_record(parsed: dict[str, Any]) -> None:
     says less than the model meant. The last record in the text is dropped, complete or not:
     partial parsing cannot tell.
     """
-    fields = {kind.field for kind in RECORD_KINDS}
     # A parsed object keeps its keys in the order of the text.
     for key in reversed(list(parsed)):
         items = parsed[key]
-        if key in fields and isinstance(items, list) and items:
+        if key in _FIELDS and isinstance(items, list) and items:
             items.pop()
             return
 
