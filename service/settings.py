@@ -3,7 +3,7 @@
 - `Settings`: what one extraction needs (the model endpoint, the mode, the limits of one
   article). The Python API and `Extractor` take only these.
 - `ServerSettings`: what the HTTP server adds (bind address, API keys, rate limits, body size,
-  admission, logging).
+  admission, logging, the review store's database).
 
 Library use reads the environment only: a stray `.env` in the caller's working directory is
 never read. The `attache` command (and so the server it runs) also reads `.env` from its
@@ -214,6 +214,7 @@ class Settings(_FromEnvironment):
         return self.model is not None and (self.base_url is not None or self.api_key is not None)
 
 
+DEFAULT_DATABASE_URL = "sqlite:///~/.local/share/attache/review.db"
 MIN_API_KEY_CHARS = 16
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
@@ -277,6 +278,12 @@ class ServerSettings(_FromEnvironment):
     )
     port: Annotated[int, Field(ge=1, le=65535)] = Field(
         default=8000, description="`attache serve` port."
+    )
+    database_url: Annotated[str, Field(min_length=1)] = Field(
+        default=DEFAULT_DATABASE_URL,
+        description="The review store's database (editors' decisions and their audit trail): "
+        "sqlite:///FILE (the default; ~ expands, the folder is created) or "
+        "postgresql://USER:PASSWORD@HOST/DB, which replicas share; migrated on open.",
     )
     workers: Annotated[int, Field(ge=1, le=256)] | None = Field(
         default=None,
