@@ -1,0 +1,1 @@
+"""The review store's alembic migrations; `ReviewStore.open` applies them."""
