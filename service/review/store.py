@@ -33,7 +33,7 @@ import datetime as dt
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
@@ -74,6 +74,9 @@ from attache.schemas import ExtractionRequest, ExtractionResponse, Record
 from attache.schemas.common import Alignment, Evidence, RecordType
 from attache.schemas.records import KIND_OF, RECORD_KINDS
 from attache.settings import DEFAULT_DATABASE_URL
+
+if TYPE_CHECKING:
+    from attache.review.gold import Export
 
 __all__ = [
     "DuplicateArticle",
@@ -469,6 +472,13 @@ class ReviewStore:
             for entry in entries:
                 yield await self.article(entry.article_id)
             offset += len(entries)
+
+    async def export_gold(self, folder: Path) -> Export:
+        """Write the reviewed articles as eval fixtures; see `attache.review.gold.export`."""
+        # The eval harness loads only when gold is exported: the service never imports it.
+        from attache.review import gold  # noqa: PLC0415
+
+        return await gold.export(self, folder)
 
 
 _ACTIONS: dict[type[Decision], Action] = {
