@@ -85,6 +85,9 @@ class ArticleState(StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class Accept:
+    """Keep the record as it is. Refused when none of its quotes has a span in the article
+    (re-anchor one first) or a link points at a record that is gone: a kept record is gold."""
+
     record_id: str
 
 
