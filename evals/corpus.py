@@ -9,12 +9,19 @@ anywhere else, name your own with `--articles` and `--fixtures`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from attache.schemas.fixtures import Article
 
-from attache.schemas import ExtractionRequest
-from attache.schemas.api import PublicationTime
+__all__ = [
+    "CORPUS",
+    "FIXTURES",
+    "RECORDINGS",
+    "Article",
+    "MissingDataError",
+    "fixtures_folder",
+    "read_articles",
+    "read_texts",
+]
 
 # resolve(): an editable install runs this module through a link; the data is beside the target.
 _HERE = Path(__file__).resolve().parent
@@ -26,24 +33,6 @@ RECORDINGS = _HERE / "recordings"
 
 class MissingDataError(FileNotFoundError):
     """An articles file or fixtures folder that is not there (a wheel install has neither)."""
-
-
-class Article(BaseModel):
-    """One line of an articles file: `id` and `text` required, other fields kept as given."""
-
-    model_config = ConfigDict(frozen=True, extra="allow")
-
-    id: str = Field(min_length=1)
-    text: str
-    published_at: PublicationTime | None = None
-
-    def request(self) -> ExtractionRequest:
-        """The extraction request for this article: text, id and publication time."""
-        return ExtractionRequest(text=self.text, id=self.id, published_at=self.published_at)
-
-    def request_json(self) -> dict[str, Any]:
-        """`request()` as an HTTP body."""
-        return self.request().model_dump(mode="json", exclude_defaults=True)
 
 
 def read_articles(path: Path = CORPUS) -> dict[str, Article]:

@@ -31,12 +31,11 @@ from urllib.parse import quote
 
 from pydantic import BaseModel
 
-from attache.evals.corpus import Article
-from attache.evals.fixtures import Fixture, Gold
 from attache.review.decisions import ArticleView, ReviewState
 from attache.schemas import Record
 from attache.schemas.api import Cast
 from attache.schemas.common import ActorMention, Alignment, CanonicalActor, Evidence
+from attache.schemas.fixtures import Article, Fixture, Gold
 from attache.schemas.records import RECORD_KINDS
 
 if TYPE_CHECKING:
