@@ -7,8 +7,9 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlencode
 
-from litestar import Litestar
+from litestar import Litestar, Request, Response, get
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.enums import ScopeType
@@ -20,15 +21,29 @@ from litestar.plugins.problem_details import (
     ProblemDetailsPlugin,
 )
 from litestar.plugins.prometheus import PrometheusController
+from litestar.response import Redirect
 from litestar.types import Receive, Scope, Send
 
 from attache import __version__
 from attache.admission import Admission
-from attache.errors import PROBLEM_TYPE_PREFIX, AttacheError
+from attache.errors import PROBLEM_TYPE_PREFIX, AttacheError, SignInRequired
 from attache.extractor import Extractor
-from attache.observability import configure_logging, observe_exchange, request_id
+from attache.observability import (
+    configure_logging,
+    observe_exchange,
+    observe_review,
+    request_id,
+)
+from attache.review import page
 from attache.routes import create_batch, create_extraction, health, ready
-from attache.security import api_key_middleware, rate_limit
+from attache.security import (
+    FailedAttempts,
+    KeyRing,
+    Sessions,
+    api_key_middleware,
+    rate_limit,
+    session_secret,
+)
 from attache.settings import ServerSettings, Settings
 
 logger = logging.getLogger("attache")
@@ -37,6 +52,7 @@ logger = logging.getLogger("attache")
 _HTTP_PROBLEMS = {
     400: ("invalid-request", "Invalid request"),
     401: ("unauthorized", "A valid API key is required"),
+    403: ("forbidden", "Forbidden"),
     404: ("not-found", "No such resource"),
     405: ("method-not-allowed", "Method not allowed"),
     413: ("body-too-large", "Request body too large"),
@@ -86,6 +102,14 @@ def _from_http(exc: HTTPException) -> ProblemDetailsException:
     )
 
 
+def _sign_in_first(request: Request[Any, Any, Any], exc: SignInRequired) -> Response[Any]:
+    # A browser asking for a review page goes to the sign-in form and comes back after it.
+    if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return Redirect(f"/review/sign-in?{urlencode({'next': target})}", status_code=303)
+    return _from_attache(exc).to_response(request)
+
+
 def _from_unexpected(exc: Exception) -> ProblemDetailsException:
     # A bug, not a condition we planned for: log it whole, tell the caller nothing internal.
     logger.error("unhandled error", exc_info=exc)
@@ -115,6 +139,13 @@ class Service(Litestar):
 class MetricsController(PrometheusController):
     # Prometheus text, not JSON: kept out of the OpenAPI document, which describes the API.
     include_in_schema = False
+
+    @get()
+    async def get(self, state: State) -> Response[Any]:
+        # The review's counts live in the database, the same for every replica: read them now.
+        holder: page.StoreHolder = state.review
+        await observe_review(holder.opened)
+        return await PrometheusController.get.fn(self)  # type: ignore[no-any-return]
 
 
 def _extractor(state: State) -> Extractor:
@@ -148,10 +179,15 @@ def create_app(settings: Settings | None = None, server: ServerSettings | None =
                 yield
             finally:
                 gc.unfreeze()
+                await app.state.review.close()
 
+    secret = session_secret(server)
+    ring = KeyRing(server.api_keys) if server.api_keys else None
+    sessions = Sessions(secret, ring, server.session_hours) if ring is not None else None
+    failures = FailedAttempts(server.failed_auth_per_minute)
     middleware: list[Any] = []
-    if server.api_keys:
-        middleware.append(api_key_middleware(server.api_keys, server.failed_auth_per_minute))
+    if ring is not None and sessions is not None:
+        middleware.append(api_key_middleware(ring, sessions, failures))
     if server.rate_limit_per_minute:
         middleware.append(rate_limit(server.rate_limit_per_minute).middleware)
 
@@ -161,9 +197,26 @@ def create_app(settings: Settings | None = None, server: ServerSettings | None =
         Exception: _from_unexpected,
     }
     app = Service(
-        route_handlers=[create_extraction, create_batch, health, ready, MetricsController],
+        route_handlers=[
+            create_extraction,
+            create_batch,
+            health,
+            ready,
+            MetricsController,
+            page.ReviewController,
+            page.static_files(),
+        ],
         lifespan=[lifespan],
+        state=State(
+            {
+                "review": page.StoreHolder(server.database_url),
+                "security": page.Security(ring, sessions, failures, server.secure_cookies),
+            }
+        ),
         middleware=middleware,
+        csrf_config=page.csrf_config(secret, secure=server.secure_cookies),
+        template_config=page.template_config(),
+        exception_handlers={SignInRequired: _sign_in_first},
         dependencies={
             "extractor": Provide(_extractor, sync_to_thread=False),
             "server": Provide(lambda: server, sync_to_thread=False),

@@ -25,6 +25,7 @@ import importlib
 import json
 import logging
 import os
+import secrets
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -131,6 +132,9 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     else:
         # Each worker process builds its own app from the same environment, flags included.
         os.environ.update({f"ATTACHE_{k.upper()}": str(v) for k, v in flags.items()})
+        if server.session_secret is None and not server.api_keys:
+            # The review page's CSRF tokens must verify in whichever worker a form reaches.
+            os.environ["ATTACHE_SESSION_SECRET"] = secrets.token_urlsafe(32)
         app = "attache.app:app_from_environment"
     uvicorn.run(
         app,

@@ -12,6 +12,13 @@
     │   ├── TokenBudgetExceeded          413  token-budget-exceeded
     │   └── UnsupportedMediaType         415  unsupported-media-type
     ├── Unauthorized                     401  unauthorized          no or unknown API key
+    │   └── SignInRequired               401  unauthorized          review page: 303 to sign-in
+    ├── ReviewError                      the review page refused (`attache.review.page`)
+    │   ├── ReviewNotFound               404  not-found             no such article or record
+    │   ├── ArticleInReview              409  article-in-review     that id is in review already
+    │   ├── DecisionRefused              422  invalid-decision      `errors`: each field's reason
+    │   ├── NothingToUndo                409  nothing-to-undo
+    │   └── ReviewStoreUnavailable       503  review-store-unavailable  database unreachable
     ├── AuthenticationThrottled          429  too-many-failed-authentications  (+ Retry-After)
     ├── Overloaded                       503  overloaded            too many extractions at once
     ├── ModelNotConfigured               503  model-not-configured  no model or endpoint set
@@ -147,6 +154,45 @@ class Unauthorized(AttacheError):
     @property
     def headers(self) -> dict[str, str]:
         return {"WWW-Authenticate": 'Bearer realm="attache"'}
+
+
+class SignInRequired(Unauthorized):
+    """No key and no valid sign-in on a review page: a browser asking for a page is sent to the
+    sign-in form instead of this problem."""
+
+
+class ReviewError(AttacheError):
+    pass
+
+
+class ReviewNotFound(ReviewError):
+    status = 404
+    slug = "not-found"
+    title = "No such resource"
+
+
+class ArticleInReview(ReviewError):
+    status = 409
+    slug = "article-in-review"
+    title = "An article of that id is in review already"
+
+
+class DecisionRefused(ReviewError):
+    status = 422
+    slug = "invalid-decision"
+    title = "The decision would leave the record invalid"
+
+
+class NothingToUndo(ReviewError):
+    status = 409
+    slug = "nothing-to-undo"
+    title = "No decision left to undo"
+
+
+class ReviewStoreUnavailable(ReviewError):
+    status = 503
+    slug = "review-store-unavailable"
+    title = "The review database is unavailable"
 
 
 class RetryLater(AttacheError):

@@ -21,16 +21,21 @@ import sys
 import time
 import uuid
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Send
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from attache.errors import AttacheError, UpstreamError
+from attache.review.decisions import Origin, ReviewState
 from attache.schemas import ExtractionRequest, ExtractionResponse, TokenUsage
+from attache.schemas.common import RecordType
 from attache.schemas.records import RECORD_KINDS
 from attache.settings import ServerSettings
+
+if TYPE_CHECKING:
+    from attache.review.store import ReviewStore
 
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -57,6 +62,19 @@ EXTRACTION_SECONDS = Histogram(
 )
 
 
+REVIEW_RECORDS = Gauge(
+    "attache_review_records",
+    "Records in review by type, origin (model, added) and review state; read from the review "
+    "database at each scrape, so every replica reports the same",
+    ["type", "origin", "state"],
+)
+REVIEW_ADOPTION = Gauge(
+    "attache_review_adoption_ratio",
+    'Model records accepted unchanged / model records in review, by type ("all" for every type)',
+    ["type"],
+)
+
+
 REQUESTS = Counter(
     "attache_requests",
     "HTTP responses by method, route and status",
@@ -68,6 +86,30 @@ REQUEST_SECONDS = Histogram(
     ["method", "path"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
 )
+
+
+async def observe_review(store: ReviewStore | None) -> None:
+    """Set the review gauges from the database; left as they were when it cannot be read (or
+    was never opened in this process: the page has not been used)."""
+    if store is None:
+        return
+    try:
+        tally = await store.tally()
+    except Exception as exc:  # a scrape must not fail for the review database
+        log.warning("review_metrics_unavailable", error=type(exc).__name__)
+        return
+    for (kind, origin, state), count in tally.items():
+        REVIEW_RECORDS.labels(kind.value, origin.value, state.value).set(count)
+    for kind in [*RecordType, None]:
+        model = {
+            key: count
+            for key, count in tally.items()
+            if key[1] is Origin.MODEL and kind in (None, key[0])
+        }
+        predicted = sum(model.values())
+        accepted = sum(n for (_, _, state), n in model.items() if state is ReviewState.ACCEPTED)
+        if predicted:
+            REVIEW_ADOPTION.labels(kind.value if kind else "all").set(accepted / predicted)
 
 
 async def observe_exchange(app: ASGIApp, scope: HTTPScope, receive: Receive, send: Send) -> None:

@@ -285,6 +285,20 @@ class ServerSettings(_FromEnvironment):
         "sqlite:///FILE (the default; ~ expands, the folder is created) or "
         "postgresql://USER:PASSWORD@HOST/DB, which replicas share; migrated on open.",
     )
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs the review page's sign-in cookies and CSRF tokens; every replica "
+        "behind one address needs the same. Unset: derived from ATTACHE_API_KEYS (a key change "
+        "ends every session), or, with no keys, one chosen by `attache serve` for its workers.",
+    )
+    session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = Field(
+        default=12, description="How long a review page sign-in lasts."
+    )
+    secure_cookies: bool = Field(
+        default=True,
+        description="Mark the review page's cookies Secure (sent over HTTPS only; browsers "
+        "treat http://localhost and 127.0.0.1 as secure). Off only for plain HTTP elsewhere.",
+    )
     workers: Annotated[int, Field(ge=1, le=256)] | None = Field(
         default=None,
         description="`attache serve` processes; unset: the CPU count. Every limit kept in "

@@ -39,6 +39,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # A cache shared between tests would answer one test's question with another's answer:
     # the cache's own tests turn it on.
     monkeypatch.setenv("ATTACHE_CACHE_URL", "off")
+    # The review store of an app a test builds: the test's own, never the user's.
+    monkeypatch.setenv("ATTACHE_DATABASE_URL", f"sqlite:///{tmp_path / 'review.db'}")
     monkeypatch.chdir(tmp_path)
 
 

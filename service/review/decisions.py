@@ -203,12 +203,21 @@ class AuditEntry:
 
 @dataclass(frozen=True, kw_only=True)
 class Adoption:
-    """Of the model's records that editors decided, how many they accepted unchanged."""
+    """How many of the model's records editors accepted unchanged."""
 
     accepted_unchanged: int
     decided: int
+    """The model's records with a decision."""
+    predicted: int
+    """The model's records in review, decided or not."""
 
     @property
     def rate(self) -> float | None:
-        """accepted_unchanged / decided; None before any decision."""
+        """accepted_unchanged / predicted: the share of the model's output used as it is;
+        None before any record is in review. Pending records lower it until decided."""
+        return self.accepted_unchanged / self.predicted if self.predicted else None
+
+    @property
+    def decided_rate(self) -> float | None:
+        """accepted_unchanged / decided: the same among the records judged so far."""
         return self.accepted_unchanged / self.decided if self.decided else None

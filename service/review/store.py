@@ -33,7 +33,7 @@ import datetime as dt
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -48,6 +48,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from attache.review import gold
 from attache.review.decisions import (
     Accept,
     Action,
@@ -74,9 +75,6 @@ from attache.schemas import ExtractionRequest, ExtractionResponse, Record
 from attache.schemas.common import Alignment, Evidence, RecordType
 from attache.schemas.records import KIND_OF, RECORD_KINDS
 from attache.settings import DEFAULT_DATABASE_URL
-
-if TYPE_CHECKING:
-    from attache.review.gold import Export
 
 __all__ = [
     "DuplicateArticle",
@@ -449,19 +447,27 @@ class ReviewStore:
             ]
 
     async def adoption(self, record_type: RecordType | None = None) -> Adoption:
-        """Of the model's records that have a decision, those accepted unchanged.
-
-        Records still pending count in neither number: nobody has judged them yet.
-        """
+        """Of the model's records in review, those accepted unchanged, decided, and in all."""
+        is_model = RecordRow.origin == Origin.MODEL
         query = select(
             func.coalesce(func.sum(case((RecordRow.state == ReviewState.ACCEPTED, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((RecordRow.state != ReviewState.PENDING, 1), else_=0)), 0),
             func.count(),
-        ).where(RecordRow.origin == Origin.MODEL, RecordRow.state != ReviewState.PENDING)
+        ).where(is_model)
         if record_type is not None:
             query = query.where(RecordRow.record_type == record_type)
         async with self._sessions() as session:
-            accepted, decided = (await session.execute(query)).one()
-        return Adoption(accepted_unchanged=accepted, decided=decided)
+            accepted, decided, predicted = (await session.execute(query)).one()
+        return Adoption(accepted_unchanged=accepted, decided=decided, predicted=predicted)
+
+    async def tally(self) -> dict[tuple[RecordType, Origin, ReviewState], int]:
+        """How many records of each type, origin and state are in review."""
+        query = select(
+            RecordRow.record_type, RecordRow.origin, RecordRow.state, func.count()
+        ).group_by(RecordRow.record_type, RecordRow.origin, RecordRow.state)
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return {(kind, origin, state): count for kind, origin, state, count in rows}
 
     async def reviewed(self) -> AsyncIterator[ArticleView]:
         """Every reviewed article (each record decided), oldest first."""
@@ -473,11 +479,8 @@ class ReviewStore:
                 yield await self.article(entry.article_id)
             offset += len(entries)
 
-    async def export_gold(self, folder: Path) -> Export:
+    async def export_gold(self, folder: Path) -> gold.Export:
         """Write the reviewed articles as eval fixtures; see `attache.review.gold.export`."""
-        # The eval harness loads only when gold is exported: the service never imports it.
-        from attache.review import gold  # noqa: PLC0415
-
         return await gold.export(self, folder)
 
 

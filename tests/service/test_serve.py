@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -36,7 +37,7 @@ class Served:
 
 @pytest.fixture(params=[1, 2], ids=["1 worker", "2 workers"])
 def served(
-    request: pytest.FixtureRequest, board_of_peace_answer: dict[str, Any]
+    request: pytest.FixtureRequest, board_of_peace_answer: dict[str, Any], tmp_path: Path
 ) -> Iterator[Served]:
     with fake_upstream(lambda _body: completion(board_of_peace_answer)) as (base_url, received):
         port = free_port()
@@ -45,6 +46,9 @@ def served(
             "ATTACHE_BASE_URL": base_url,
             "ATTACHE_MODEL": MODEL,
             "ATTACHE_PORT": str(port),
+            "ATTACHE_DATABASE_URL": f"sqlite:///{tmp_path / 'review.db'}",
+            # httpx, unlike a browser, sends no Secure cookie to http://127.0.0.1.
+            "ATTACHE_SECURE_COOKIES": "false",
         }
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and command
             [sys.executable, "-m", "attache", "serve", "--workers", str(request.param)],
@@ -93,6 +97,27 @@ def test_served_api_extracts_from_an_openai_compatible_endpoint(
     assert body.usage.upstream_calls == 1
     assert len(received) == 1
     assert received[0]["model"] == MODEL
+
+
+def test_the_review_page_forms_work_whichever_worker_answers(
+    served: Served, board_of_peace: Article
+) -> None:
+    # No keys: `attache serve` chooses one secret for its workers, so a CSRF token made by one
+    # verifies in the others.
+    # A connection per request, so the workers share the requests (a kept-alive one stays with
+    # the worker that accepted it).
+    fresh = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(base_url=served.url, timeout=30, limits=fresh) as browser:
+        for attempt in range(8):
+            page = browser.get("/review")
+            token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+            assert token, page.text
+            pasted = browser.post(
+                "/review/articles",
+                data={"_csrf_token": token.group(1), "text": board_of_peace.text, "id": "bop"},
+            )
+            assert pasted.status_code == 303, (attempt, pasted.text)
+    assert len(served.received) == 1  # the first extracted it; the others opened it
 
 
 def test_access_logs_never_hold_a_query_string(served: Served) -> None:

@@ -81,6 +81,7 @@ def test_the_default_sqlite_file_is_under_home_and_its_folder_is_made(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("ATTACHE_DATABASE_URL")  # set for every test by tests/conftest.py
     url = ServerSettings().database_url
     assert url.startswith("sqlite:///~/")
     mapped = engine_url(url)

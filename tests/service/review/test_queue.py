@@ -104,7 +104,7 @@ async def test_an_addition_counts_in_the_progress_and_its_undo_does_not(
     assert await ids(three, record_state=ReviewState.WITHDRAWN) == []
 
 
-async def test_adoption_is_the_share_of_decided_model_records_accepted_unchanged(
+async def test_adoption_is_the_share_of_model_records_accepted_unchanged(
     store: ReviewStore, articles: dict[str, Article]
 ) -> None:
     assert (await store.adoption()).rate is None
@@ -121,11 +121,12 @@ async def test_adoption_is_the_share_of_decided_model_records_accepted_unchanged
     await decide(BOARD_OF_PEACE, add, key=Key.FORM)  # not the model's: not counted
     adoption = await store.adoption()
     # Decided model records: mtg-1, mtg-2 (accepted), mtg-3 (edited), inv-1, inv-2 (rejected);
-    # mtg-4, dcl-1 and fund-1 are pending and count in neither number.
-    assert (adoption.accepted_unchanged, adoption.decided) == (2, 5)
-    assert adoption.rate == pytest.approx(0.4)
+    # mtg-4, dcl-1 and fund-1 are pending: predicted, not decided. The added one is neither.
+    assert (adoption.accepted_unchanged, adoption.decided, adoption.predicted) == (2, 5, 8)
+    assert adoption.rate == pytest.approx(2 / 8)
+    assert adoption.decided_rate == pytest.approx(2 / 5)
     meetings = await store.adoption(RecordType.MEETING)
-    assert (meetings.accepted_unchanged, meetings.decided) == (2, 3)
+    assert (meetings.accepted_unchanged, meetings.decided, meetings.predicted) == (2, 3, 4)
     await store.undo(BOARD_OF_PEACE)  # the addition
     await store.undo(BOARD_OF_PEACE)  # inv-2's rejection: accepted again
     assert (await store.adoption()).accepted_unchanged == 3
