@@ -380,14 +380,7 @@ class ReviewController(Controller):
             decision = Reject(record_id=data.record)
         else:
             raise InvalidRequest(f"verdict must be accept or reject, not {data.verdict!r}")
-        review = await _holder(state)
-        try:
-            await _decide(review, data.article, decision, _key(data.key), _who(request))
-        except DecisionRefused as refused:
-            # Accept is refused when the record cannot stand as gold: say why on the page.
-            view = await _view(review, data.article)
-            return _answer_page(view, data.record, refused)
-        return await _after(request, review, data.article, data.record)
+        return await _on_card(request, await _holder(state), data.article, decision, data.key)
 
     @get("/edit")
     async def edit_form(
@@ -447,12 +440,7 @@ class ReviewController(Controller):
         decision = Reanchor(
             record_id=data.record, index=index, quote=data.quote, start=data.start, end=data.end
         )
-        try:
-            await _decide(review, data.article, decision, _key(data.key), _who(request))
-        except DecisionRefused as refused:
-            view = await _view(review, data.article)
-            return _answer_page(view, data.record, refused)
-        return await _after(request, review, data.article, data.record)
+        return await _on_card(request, review, data.article, decision, data.key)
 
     @get("/add")
     async def add_form(
@@ -671,6 +659,24 @@ async def _decide(
 
 def _field_errors(refused: DecisionRefused) -> list[FieldError]:
     return [FieldError(e["path"], e["message"]) for e in refused.extra["errors"]]
+
+
+async def _on_card(
+    request: Request[Any, Any, Any],
+    review: ReviewStore,
+    article_id: str,
+    decision: Accept | Reject | Reanchor,
+    key: str,
+) -> Response[Any]:
+    """Apply a decision made on a record's card; when refused (an accept of a record that
+    cannot stand as gold, a quote not at its offsets), the article again with the reasons on
+    the card."""
+    try:
+        await _decide(review, article_id, decision, _key(key), _who(request))
+    except DecisionRefused as refused:
+        view = await _view(review, article_id)
+        return _answer_page(view, decision.record_id, refused)
+    return await _after(request, review, article_id, decision.record_id)
 
 
 async def _after(
