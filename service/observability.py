@@ -28,7 +28,7 @@ from litestar.types import ASGIApp, HTTPScope, Message, Receive, Send
 from prometheus_client import Counter, Gauge, Histogram
 
 from attache.errors import AttacheError, UpstreamError
-from attache.review.decisions import Origin, ReviewState
+from attache.review.decisions import Adoption
 from attache.schemas import ExtractionRequest, ExtractionResponse, TokenUsage
 from attache.schemas.common import RecordType
 from attache.schemas.records import RECORD_KINDS
@@ -101,15 +101,9 @@ async def observe_review(store: ReviewStore | None) -> None:
     for (kind, origin, state), count in tally.items():
         REVIEW_RECORDS.labels(kind.value, origin.value, state.value).set(count)
     for kind in [*RecordType, None]:
-        model = {
-            key: count
-            for key, count in tally.items()
-            if key[1] is Origin.MODEL and kind in (None, key[0])
-        }
-        predicted = sum(model.values())
-        accepted = sum(n for (_, _, state), n in model.items() if state is ReviewState.ACCEPTED)
-        if predicted:
-            REVIEW_ADOPTION.labels(kind.value if kind else "all").set(accepted / predicted)
+        rate = Adoption.of(tally, kind).rate
+        if rate is not None:
+            REVIEW_ADOPTION.labels(kind.value if kind else "all").set(rate)
 
 
 async def observe_exchange(app: ASGIApp, scope: HTTPScope, receive: Receive, send: Send) -> None:

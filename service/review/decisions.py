@@ -221,3 +221,22 @@ class Adoption:
     def decided_rate(self) -> float | None:
         """accepted_unchanged / decided: the same among the records judged so far."""
         return self.accepted_unchanged / self.decided if self.decided else None
+
+    @classmethod
+    def of(cls, tally: Tally, record_type: RecordType | None = None) -> Adoption:
+        """The adoption of the records counted in `tally` (`ReviewStore.tally`), of one type or
+        of all; records editors added count in no number."""
+        model = {
+            (kind, state): count
+            for (kind, origin, state), count in tally.items()
+            if origin is Origin.MODEL and record_type in (None, kind)
+        }
+        return cls(
+            accepted_unchanged=sum(n for (_, s), n in model.items() if s is ReviewState.ACCEPTED),
+            decided=sum(n for (_, s), n in model.items() if s is not ReviewState.PENDING),
+            predicted=sum(model.values()),
+        )
+
+
+Tally = Mapping[tuple[RecordType, Origin, ReviewState], int]
+"""How many records of each type, origin and review state are in review."""

@@ -240,7 +240,7 @@ def _key(value: str) -> Key:
         raise InvalidRequest(f"key must be one of {', '.join(Key)}, not {value!r}") from None
 
 
-async def _holder(state: State) -> ReviewStore:
+async def _review_store(state: State) -> ReviewStore:
     holder: StoreHolder = state.review
     return await holder.get()
 
@@ -311,13 +311,13 @@ class ReviewController(Controller):
                                 ("record_state", record_state))
             if value is not None
         }  # fmt: skip
-        return await _queue_page(await _holder(state), filters, page)
+        return await _queue_page(await _review_store(state), filters, page)
 
     @post("/articles", status_code=303)
     async def submit(self, state: State, data: Annotated[ArticleForm, _FORM]) -> Response[Any]:
         """Extract the pasted article and open it; an id already in review is opened as it is
         when the text is the same, refused when it is not."""
-        review = await _holder(state)
+        review = await _review_store(state)
         # A pasted article without an id is named after its text: pasted again, it is opened.
         # A browser sends a textarea's line breaks as CR LF whatever was pasted (HTML's form
         # submission); the article as pasted has the line breaks of the page it came from.
@@ -366,7 +366,7 @@ class ReviewController(Controller):
     async def article(
         self, state: State, article_id: Annotated[str, QueryParameter(name="id")]
     ) -> Template:
-        view = await _view(await _holder(state), article_id)
+        view = await _view(await _review_store(state), article_id)
         return Template("article.html", context=_article_context(view))
 
     @post("/decide", status_code=303)
@@ -380,7 +380,7 @@ class ReviewController(Controller):
             decision = Reject(record_id=data.record)
         else:
             raise InvalidRequest(f"verdict must be accept or reject, not {data.verdict!r}")
-        return await _on_card(request, await _holder(state), data.article, decision, data.key)
+        return await _on_card(request, await _review_store(state), data.article, decision, data.key)
 
     @get("/edit")
     async def edit_form(
@@ -389,7 +389,7 @@ class ReviewController(Controller):
         article_id: Annotated[str, QueryParameter(name="article")],
         record_id: Annotated[str, QueryParameter(name="record")],
     ) -> Template:
-        view = await _view(await _holder(state), article_id)
+        view = await _view(await _review_store(state), article_id)
         record = _record(view, record_id)
         assert record.record is not None  # noqa: S101 - `article` leaves withdrawn records out
         fields = forms.shown(record.record_type, record.record.model_dump(mode="json"))
@@ -399,7 +399,7 @@ class ReviewController(Controller):
     async def edit(self, request: Request[Any, Any, Any], state: State) -> Response[Any]:
         form = await _form(request)
         article_id, record_id = form.get("article", ""), form.get("record", "")
-        review = await _holder(state)
+        review = await _review_store(state)
         view = await _view(review, article_id)
         record_type = _record(view, record_id).record_type
         changes, unreadable = forms.parsed(record_type, form, published=_published(view))
@@ -435,7 +435,7 @@ class ReviewController(Controller):
     ) -> Response[Any]:
         """Place a quote at the offsets the editor selected; the server checks the article
         holds exactly that text there."""
-        review = await _holder(state)
+        review = await _review_store(state)
         index = int(data.index) if data.index.strip().isdigit() else None
         decision = Reanchor(
             record_id=data.record, index=index, quote=data.quote, start=data.start, end=data.end
@@ -452,7 +452,7 @@ class ReviewController(Controller):
         end: Annotated[int | None, QueryParameter()] = None,
     ) -> Template:
         """The form of a record the model missed; its evidence is the selected text."""
-        view = await _view(await _holder(state), article_id)
+        view = await _view(await _review_store(state), article_id)
         text = view.request.text
         evidence = []
         if start is not None and end is not None and 0 <= start < end <= len(text):
@@ -468,7 +468,7 @@ class ReviewController(Controller):
         record_type = next((t for t in RecordType if t.value == form.get("type")), None)
         if record_type is None:
             raise InvalidRequest(f"type must be one of {', '.join(RecordType)}")
-        review = await _holder(state)
+        review = await _review_store(state)
         view = await _view(review, article_id)
         values, errors = forms.parsed(record_type, form, published=_published(view))
         added: RecordView | None = None
@@ -494,7 +494,7 @@ class ReviewController(Controller):
     async def undo(
         self, request: Request[Any, Any, Any], state: State, data: Annotated[UndoForm, _FORM]
     ) -> Response[Any]:
-        review = await _holder(state)
+        review = await _review_store(state)
         try:
             restored = await review.undo(data.article, key=_key(data.key), who=_who(request))
         except store.UnknownArticle as exc:
@@ -507,7 +507,7 @@ class ReviewController(Controller):
     async def export(self, state: State) -> Response[bytes]:
         """Every reviewed article as an eval fixture, zipped with `articles.jsonl`: unpacked,
         `attache eval run --articles articles.jsonl --fixtures fixtures` scores a model on it."""
-        review = await _holder(state)
+        review = await _review_store(state)
         with tempfile.TemporaryDirectory(prefix="attache-gold-") as folder:
             done = await review.export_gold(Path(folder))
             buffer = io.BytesIO()

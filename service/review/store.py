@@ -68,6 +68,7 @@ from attache.review.decisions import (
     RecordView,
     Reject,
     ReviewState,
+    Tally,
     Verdict,
 )
 from attache.review.models import ArticleRow, DecisionRow, RecordRow
@@ -446,21 +447,7 @@ class ReviewStore:
                 for row in rows
             ]
 
-    async def adoption(self, record_type: RecordType | None = None) -> Adoption:
-        """Of the model's records in review, those accepted unchanged, decided, and in all."""
-        is_model = RecordRow.origin == Origin.MODEL
-        query = select(
-            func.coalesce(func.sum(case((RecordRow.state == ReviewState.ACCEPTED, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((RecordRow.state != ReviewState.PENDING, 1), else_=0)), 0),
-            func.count(),
-        ).where(is_model)
-        if record_type is not None:
-            query = query.where(RecordRow.record_type == record_type)
-        async with self._sessions() as session:
-            accepted, decided, predicted = (await session.execute(query)).one()
-        return Adoption(accepted_unchanged=accepted, decided=decided, predicted=predicted)
-
-    async def tally(self) -> dict[tuple[RecordType, Origin, ReviewState], int]:
+    async def tally(self) -> Tally:
         """How many records of each type, origin and state are in review."""
         query = select(
             RecordRow.record_type, RecordRow.origin, RecordRow.state, func.count()
@@ -468,6 +455,10 @@ class ReviewStore:
         async with self._sessions() as session:
             rows = (await session.execute(query)).all()
         return {(kind, origin, state): count for kind, origin, state, count in rows}
+
+    async def adoption(self, record_type: RecordType | None = None) -> Adoption:
+        """Of the model's records in review, those accepted unchanged, decided, and in all."""
+        return Adoption.of(await self.tally(), record_type)
 
     async def reviewed(self) -> AsyncIterator[ArticleView]:
         """Every reviewed article (each record decided), oldest first."""
