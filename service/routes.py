@@ -235,7 +235,11 @@ async def create_extraction(
             "Response[ExtractionResponse]",
             Response(formats.to_jsonld(response, data), media_type=wanted),
         )
-    return Response(response)
+    # Encoded by pydantic-core in one step; Litestar would build a dict of it first.
+    return cast(
+        "Response[ExtractionResponse]",
+        Response(response.model_dump_json().encode(), media_type=JSON),
+    )
 
 
 @post(

@@ -22,7 +22,6 @@ stage's job.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -242,8 +241,8 @@ def _salvage_warnings(part: ChunkDraft, chunks: int) -> list[ExtractionWarning]:
 
 
 def _content_key(draft: Draft) -> str:
-    content = draft.model_dump(mode="json", exclude=_DRAFT_ONLY_FIELDS)
-    return json.dumps([draft.record_type.value, content], sort_keys=True)
+    # Serialized by pydantic-core, in the class's field order: the same for equal drafts.
+    return f"{draft.record_type.value}:{draft.model_dump_json(exclude=_DRAFT_ONLY_FIELDS)}"
 
 
 def _union(kept: list[Evidence], more: list[Evidence]) -> list[Evidence]:

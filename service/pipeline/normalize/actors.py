@@ -65,6 +65,7 @@ def _iso_code(name: str) -> str | None:
     return code
 
 
+@lru_cache(maxsize=4096)
 def written_country(written: str | None) -> str | None:
     """The ISO 3166-1 alpha-2 code of a country as a record writes it: an alpha-2 code
     (current, or withdrawn since 1974), an alpha-3 code or a name, in any case."""
@@ -76,6 +77,8 @@ def written_country(written: str | None) -> str | None:
     return country_code(written)
 
 
+# Names recur across an article's mentions and across articles: each is keyed once.
+@lru_cache(maxsize=4096)
 def _key(name: str) -> str:
     words = _NON_WORD.sub(" ", name.casefold()).split()
     if words and words[0] == "the":
