@@ -17,7 +17,7 @@ time on top of that.
 Usage is counted here from every completion received, re-asks included, and HTTP requests from
 the transport's own event hook, so SDK retries are counted too.
 
-An answer is parsed and validated in its turn on the extractor's `Lane` (`_PacedTransport`).
+An answer is read, parsed and validated in turns on the extractor's `Lane` (`attache.pacing`).
 
 What cannot change between calls is done once, not per call (it was most of our CPU): the
 draft model is wrapped for instructor once (`_RESPONSE_MODEL`), so instructor's per-class
@@ -68,8 +68,9 @@ from attache.errors import (
     UpstreamUnreachable,
     field_reasons,
 )
-from attache.lane import Lane, Stage
+from attache.lane import Lane
 from attache.model_schema import model_facing
+from attache.pacing import paced
 from attache.salvage import Drafted, answer_text, salvage
 from attache.schemas import ExtractionDraft, TokenUsage
 from attache.settings import ModelMode, Settings
@@ -275,25 +276,6 @@ async def _no_retry_past_the_deadline(response: httpx.Response) -> None:
         response.headers["x-should-retry"] = "false"
 
 
-class _PacedTransport(httpx.AsyncBaseTransport):
-    """Hands an answer on once its body is in and its turn has come: the SDK, instructor and
-    the evidence check then parse and validate it without other answers' work in the same pass
-    of the event loop."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, lane: Lane) -> None:
-        self._inner = inner
-        self._lane = lane
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self._inner.handle_async_request(request)
-        await response.aread()
-        await self._lane.turn(Stage.ANSWER)
-        return response
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
 class ModelClient:
     """Sends one chat request for an `ExtractionDraft` and turns every failure into ours."""
 
@@ -311,10 +293,9 @@ class ModelClient:
         self._settings = settings
         self.model = settings.model
         self._lane = lane if lane is not None else Lane()
-        network = transport or httpx.AsyncHTTPTransport(limits=openai.DEFAULT_CONNECTION_LIMITS)
         self._http = openai.DefaultAsyncHttpxClient(
             event_hooks={"request": [_count_request], "response": [_no_retry_past_the_deadline]},
-            transport=_PacedTransport(network, self._lane),
+            transport=paced(self._lane, transport),
         )
         self._openai = openai.AsyncOpenAI(
             base_url=str(settings.base_url) if settings.base_url else None,
