@@ -60,7 +60,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from attache.pipeline.prefilter import Prefilter, fold
+from attache.pipeline.prefilter import Finder, Prefilter, Text
 from attache.schemas import InjectionRule, SuspectedInjection
 
 # Past this length a "paragraph" is a text that came without breaks: flagging all of it would
@@ -259,6 +259,7 @@ _RULES = (
     _Rule(InjectionRule.PROMPT_MARKER, _compile(_PROMPT_MARKER, 0)),
     _Rule(InjectionRule.ROLE_TAG, _compile(_ROLE_TAG, 0)),
 )
+_FINDER = Finder(gate for rule in _RULES for gate in (*rule.patterns, *rule.supporting))
 
 
 @dataclass(frozen=True)
@@ -270,24 +271,25 @@ class _Hit:
 
 def suspect(text: str) -> list[SuspectedInjection]:
     """The passages of `text` that read like instructions to a model, in article order."""
-    # The gates first ask the whole text, so most patterns are ruled out by a few searches.
-    folded = fold(text)
+    # The gates first ask the whole text, so most patterns are ruled out at once.
+    article = _FINDER.text(text)
     rules = [
         _Rule(
             rule.name,
-            tuple(gate for gate in rule.patterns if gate.may_match(text, folded)),
-            tuple(gate for gate in rule.supporting if gate.may_match(text, folded)),
+            tuple(gate for gate in rule.patterns if gate.may_match(article)),
+            tuple(gate for gate in rule.supporting if gate.may_match(article)),
         )
         for rule in _RULES
     ]
+    if not any(rule.patterns for rule in rules):
+        return []
     passages: list[SuspectedInjection] = []
     for start, end in _paragraphs(text):
-        paragraph = text[start:end]
-        folded = fold(paragraph)
-        found = _hits(rules, paragraph, folded, start, supporting=False)
+        paragraph = Text(text[start:end])
+        found = _hits(rules, paragraph, start, supporting=False)
         if not found:
             continue
-        hits = found + _hits(rules, paragraph, folded, start, supporting=True)
+        hits = found + _hits(rules, paragraph, start, supporting=True)
         spans = (
             [(start, end)] if end - start <= _LONGEST_PASSAGE else _around(text, start, end, found)
         )
@@ -295,33 +297,31 @@ def suspect(text: str) -> list[SuspectedInjection]:
     return passages
 
 
-def _hits(
-    rules: list[_Rule], paragraph: str, folded: str, offset: int, *, supporting: bool
-) -> list[_Hit]:
+def _hits(rules: list[_Rule], paragraph: Text, offset: int, *, supporting: bool) -> list[_Hit]:
     hits: list[_Hit] = []
-    sentences: list[tuple[int, int, str]] | None = None
+    sentences: list[tuple[int, int, Text]] | None = None
     for rule in rules:
         for gate in rule.supporting if supporting else rule.patterns:
-            if not gate.may_match(paragraph, folded):
+            if not gate.may_match(paragraph):
                 continue
             if gate.pattern.pattern in _IN_SENTENCES:
-                sentences = sentences if sentences is not None else _sentences(paragraph)
-                spans = [(lo, hi) for lo, hi, f in sentences if gate.may_match(paragraph[lo:hi], f)]
+                sentences = sentences if sentences is not None else _sentences(paragraph.text)
+                spans = [(lo, hi) for lo, hi, sentence in sentences if gate.may_match(sentence)]
             else:
-                spans = [(0, len(paragraph))]
+                spans = [(0, len(paragraph.text))]
             hits += [
                 _Hit(offset + match.start(), offset + match.end(), rule.name)
                 for lo, hi in spans
-                for match in gate.pattern.finditer(paragraph, lo, hi)
+                for match in gate.pattern.finditer(paragraph.text, lo, hi)
             ]
     return hits
 
 
-def _sentences(paragraph: str) -> list[tuple[int, int, str]]:
-    """The paragraph's sentences, each with its folded text. A match may start in the space
-    after a full stop, so a piece starts right after the stop, where `_SENTENCE_BREAK` does."""
+def _sentences(paragraph: str) -> list[tuple[int, int, Text]]:
+    """The paragraph's sentences. A match may start in the space after a full stop, so a piece
+    starts right after the stop, where `_SENTENCE_BREAK` does."""
     cuts = [0, *(end.start() for end in _SENTENCE_BREAK.finditer(paragraph)), len(paragraph)]
-    return [(lo, hi, fold(paragraph[lo:hi])) for lo, hi in itertools.pairwise(cuts) if lo < hi]
+    return [(lo, hi, Text(paragraph[lo:hi])) for lo, hi in itertools.pairwise(cuts) if lo < hi]
 
 
 def _passage(start: int, end: int, hits: list[_Hit]) -> SuspectedInjection:
