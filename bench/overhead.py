@@ -24,7 +24,9 @@ shared with other jobs; it still rises when they are busy, so compare within one
 
 Then, on attache alone: `/health` latency, probed every 20 ms by a separate process while 200
 extractions are in flight (fake at 500 ms, the concurrency limit raised); throughput of
-`attache serve --workers 1` against `--workers 2` at 0 ms, 64 at once; and CPU per 1,000
+`attache serve --workers 1` against `--workers 2` at 0 ms, 64 at once, for the story and for it
+repeated to about 30,000 characters, with the most two cores allow when the load generator and
+the fake take their share of them; and CPU per 1,000
 characters for a ~5,000 and a ~100,000-character article (the story repeated, so every quote
 of the answer is still in it), with the number of chunks and upstream calls.
 
@@ -83,6 +85,8 @@ PROBE_INTERVAL_S = 0.02
 ERRORS_SEEN: list[str] = []
 # Requests each server answers before a measurement: imports, schema builds, pools, caches.
 WARMUP = 20
+# The longer article of the workers comparison: the story repeated to about this length.
+WORKERS_LONGER_CHARS = 30_000
 
 log = logging.getLogger("bench.overhead")
 
@@ -210,10 +214,18 @@ async def start_fake(procs: Processes) -> Server:
 
 
 async def start_server(
-    procs: Processes, kind: str, mode: str, fake: Server, *, workers: int | None = None
+    procs: Processes,
+    kind: str,
+    mode: str,
+    fake: Server,
+    *,
+    workers: int | None = None,
+    pythonpath: Path | None = None,
+    name: str | None = None,
 ) -> Server:
+    """`pythonpath`: import attache from there instead of this checkout (`bench.versus`)."""
     port = free_port()
-    name = f"{kind}-{mode}" + (f"-w{workers}" if workers else "")
+    name = name or f"{kind}-{mode}" + (f"-w{workers}" if workers else "")
     if kind == "attache":
         argv = [PYTHON, "-m", "attache", "serve"]
         if workers is not None:
@@ -237,6 +249,8 @@ async def start_server(
         argv += ["--log-level", "warning", "--no-access-log"]
         env = clean_env(BENCH_UPSTREAM=f"{fake.url}/v1", BENCH_MODE=mode)
         cwd = REPO
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
     proc = procs.start(name, argv, env, cwd)
     server = Server(name, f"http://127.0.0.1:{port}", proc)
     await wait_healthy(procs, name, server.url, proc)
@@ -685,6 +699,15 @@ def workers_scale(runs: dict[int, list[Run]]) -> float:
     )
 
 
+def workers_ceiling(runs: dict[int, list[Run]]) -> float:
+    """The scaling two cores allow at most when the load generator and the fake run on them
+    too: one worker has a core to itself at best, two share both with the others' CPU."""
+    two = runs[2]
+    own = statistics.median(r.cpu_ms_per_request for r in two)
+    others = statistics.median(r.others_cpu_ms_per_request for r in two)
+    return 2 * own / (own + others)
+
+
 # --- attache alone: article length -----------------------------------------------------------
 
 
@@ -777,17 +800,19 @@ def git_revision() -> str:
     return revision + (" (with uncommitted changes)" if git("status", "--porcelain") else "")
 
 
-def header(argv: Sequence[str]) -> list[str]:
+def header(
+    argv: Sequence[str], *, title: str = "Per-request overhead", module: str = "bench.overhead"
+) -> list[str]:
     load1, load5, _ = os.getloadavg()
     return [
-        "## Per-request overhead",
+        f"## {title}",
         "",
         f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
         f"- machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, load average {load1:.2f} / {load5:.2f} at the start; "
         f"Python {platform.python_version()}",
         f"- revision: {git_revision()}",
-        "- command: `" + shlex.join([".venv/bin/python", "-m", "bench.overhead", *argv]) + "`",
+        "- command: `" + shlex.join([".venv/bin/python", "-m", module, *argv]) + "`",
         "",
     ]
 
@@ -862,14 +887,35 @@ async def run(procs: Processes, options: Options, argv: Sequence[str]) -> list[s
     if "workers" not in options.skip:
         out += ["### attache serve --workers 1 and 2 (tools, upstream 0 ms, 64 at once)", ""]
         if has_workers:
-            scaling = await workers_scaling(
-                procs, fake, body, options.workers_requests, options.rounds
-            )
-            factor = workers_scale(scaling)
-            out += [*workers_table(scaling), "", f"Scaling 1 -> 2 workers: {factor:.2f}x", ""]
+            # The story, and a longer article whose requests leave the load generator and the
+            # fake a smaller share of the two cores they share with the workers.
+            longer = repeated(article, round(WORKERS_LONGER_CHARS / len(article.text)))
+            factors = []
+            for label, request, count in (
+                ("the story", body, options.workers_requests),
+                (
+                    f"{len(longer.text):,} characters",
+                    longer.request_json(),
+                    options.workers_requests,
+                ),
+            ):
+                scaling = await workers_scaling(procs, fake, request, count, options.rounds)
+                factor, ceiling = workers_scale(scaling), workers_ceiling(scaling)
+                factors.append((label, factor, ceiling))
+                out += [
+                    f"{label.capitalize()}:",
+                    "",
+                    *workers_table(scaling),
+                    "",
+                    f"Scaling 1 -> 2 workers: {factor:.2f}x; at most {ceiling:.2f}x on these "
+                    "cores (2 x the workers' CPU a request / theirs plus the load generator's "
+                    "and the fake's)",
+                    "",
+                ]
+            met = all(factor >= 1.7 for _, factor, _ in factors)
             targets.append(
-                f"- throughput x >= 1.7 from 1 to 2 workers: "
-                f"{'met' if factor >= 1.7 else 'missed'}; {factor:.2f}x"
+                f"- throughput x >= 1.7 from 1 to 2 workers: {'met' if met else 'missed'}; "
+                + "; ".join(f"{label} {f:.2f}x (at most {c:.2f}x)" for label, f, c in factors)
             )
         else:
             out += ["Not run: `attache serve --help` lists no `--workers` in this build.", ""]
