@@ -118,13 +118,11 @@ def _json_schema_once(model: type[BaseModel]) -> None:
 
 _json_schema_once(_RESPONSE_MODEL)
 
-# Arguments of `create` the SDK must see as themselves: `stream` decides how it reads the
-# answer, `model` is required; the rest are options of the HTTP request, not of its body. Every
-# other argument is a body parameter attache built as plain JSON: the messages (built per call),
-# what instructor builds once per model class, the output cap and the temperature.
-_SDK_ARGUMENTS = frozenset(
-    {"model", "stream", "extra_headers", "extra_query", "extra_body", "timeout"}
-)
+# Request parameters that reach the SDK as plain JSON already: the messages (built per call),
+# and what instructor builds once per model class and passes again on every call. (The output
+# cap and the temperature stay arguments: moved, they would change the order of the body's keys,
+# and recorded requests are matched byte for byte.)
+_AS_BUILT = ("messages", "tools", "tool_choice", "response_format")
 
 
 def _sent_as_built(create: Any) -> Any:
@@ -140,7 +138,7 @@ def _sent_as_built(create: Any) -> Any:
 
     @functools.wraps(create)
     async def create_as_built(**kwargs: Any) -> Any:
-        built = {name: kwargs.pop(name) for name in list(kwargs) if name not in _SDK_ARGUMENTS}
+        built = {name: kwargs.pop(name) for name in _AS_BUILT if name in kwargs}
         if built:
             kwargs["extra_body"] = {**built, **(kwargs.get("extra_body") or {})}
         return await create(messages=[], **kwargs)
