@@ -85,11 +85,6 @@ PROBE_INTERVAL_S = 0.02
 ERRORS_SEEN: list[str] = []
 # Requests each server answers before a measurement: imports, schema builds, pools, caches.
 WARMUP = 20
-# Between two scenarios: after 64 at once, a server's client pool holds 64 idle upstream
-# connections, and httpcore looks at each of them for every request until they expire (the
-# SDK keeps them 5 s). Measured straight away, one request at a time cost the server that had
-# just run 64 at once 1.5 to 2.8 times what it cost in the other rounds.
-SETTLE_S = 6.0
 # The longer article of the workers comparison: the story repeated to about this length.
 WORKERS_LONGER_CHARS = 30_000
 
@@ -517,7 +512,6 @@ async def side_by_side(
             for round_ in range(rounds):
                 for scenario in scenarios:
                     await set_delay(fake, scenario.delay_ms)
-                    await asyncio.sleep(SETTLE_S)
                     # Alternate the order so neither server always follows the same neighbour.
                     order = servers if round_ % 2 == 0 else servers[::-1]
                     for server in order:
