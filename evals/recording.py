@@ -44,8 +44,8 @@ _KEPT_HEADERS = ("content-type", "retry-after", "retry-after-ms")
 # enter no request but decide what a response keeps, and so the scores.
 RUN_SETTINGS = (
     "max_output_tokens", "token_limit_param", "temperature", "reasks", "reask_temperature",
-    "upstream_retries", "chunk_chars", "chunk_overlap_chars", "salvage", "keep_ungrounded",
-    "injection_policy",
+    "upstream_retries", "chunk_chars", "chunk_overlap_chars", "passes", "salvage",
+    "keep_ungrounded", "injection_policy",
 )  # fmt: skip
 
 

@@ -7,6 +7,9 @@ Each type's content fields are written once, in a `*Fields` class. Two shapes de
 - the *record* (`Invitation`, ...), which the API returns: evidence with character spans, dates
   with their normalized window, links by response-stable record ids.
 
+A whole answer is an `ExtractionDraft`; the answer of a per-type pass (`Settings.passes`) is a
+`draft_of(kind)`, an `ExtractionDraft` holding that type's list alone.
+
 The pipeline turns drafts into records; nothing else constructs records from model output.
 
 The four types are listed once: `RecordType` gives each its value, id prefix and list field, and
@@ -22,7 +25,8 @@ from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, ClassVar, Generic, Protocol, Self, TypeVar
+from functools import cache
+from typing import Annotated, Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -382,3 +386,27 @@ def _rows_are_consistent() -> None:
 
 
 _rows_are_consistent()
+
+
+class OneTypeDraft(ExtractionDraft):
+    """The answer of a per-type pass: one type's list. The others' are dropped unread: a small
+    model fills them now and then, and each type has its own pass."""
+
+    kind: ClassVar[RecordKind]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _its_type_only(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        others = {kind.field for kind in RECORD_KINDS} - {cls.kind.field}
+        return {key: value for key, value in data.items() if key not in others}
+
+
+@cache
+def draft_of(kind: RecordKind) -> type[OneTypeDraft]:
+    """The answer model of `kind`'s pass, named after its list (`Invitations`, `FundingAsks`):
+    instructor names the tool after it."""
+    name = "".join(part.title() for part in kind.field.split("_"))
+    doc = f"Every {kind.type.value.replace('_', ' ')} the article reports."
+    return type(name, (OneTypeDraft,), {"__doc__": doc, "__module__": __name__, "kind": kind})

@@ -56,7 +56,7 @@ logger = logging.getLogger("attache.cache")
 
 KEYED_SETTINGS = (
     "model", "base_url", "mode", "temperature", "max_output_tokens", "token_limit_param",
-    "reasks", "reask_temperature", "chunk_chars", "chunk_overlap_chars", "salvage",
+    "reasks", "reask_temperature", "chunk_chars", "chunk_overlap_chars", "passes", "salvage",
     "keep_ungrounded", "injection_policy",
 )  # fmt: skip
 """Settings that decide an answer: each is in the key."""

@@ -69,10 +69,11 @@ from attache.errors import (
     field_reasons,
 )
 from attache.lane import Lane
-from attache.model_schema import model_facing
+from attache.model_schema import model_facing, only
 from attache.pacing import paced
 from attache.salvage import Drafted, answer_text, salvage
-from attache.schemas import ExtractionDraft, TokenUsage
+from attache.schemas import ExtractionDraft, RecordType, TokenUsage
+from attache.schemas.records import RECORD_KINDS, draft_of
 from attache.settings import ModelMode, Settings
 
 _INSTRUCTOR_MODE: dict[ModelMode, instructor.Mode] = {
@@ -91,16 +92,12 @@ _MODE_WORDS: dict[ModelMode, tuple[str, ...]] = {
 }
 _UPSTREAM_MESSAGE_CHARS = 300
 
-# instructor wraps a plain pydantic model in a fresh ResponseSchema subclass on every call, and
-# its schema cache is per class: every call rebuilt the JSON schema and the tool definition.
-# Handed a model that is already wrapped, it uses it as it is.
-_RESPONSE_MODEL: type[ExtractionDraft] = instructor.response_schema(ExtractionDraft)
 
-
-def _json_schema_once(model: type[BaseModel]) -> None:
+def _json_schema_once(model: type[BaseModel], field: str | None = None) -> None:
     """Give `model` a `model_json_schema` that builds each variant once: pydantic rebuilds it on
     every call, and instructor asks for it on every request. What it returns is the schema the
-    model sees (`attache.model_schema`): pydantic still validates the answer against `model`.
+    model sees (`attache.model_schema`), cut to the list `field` when one is given: pydantic
+    still validates the answer against `model`.
     """
     original = model.model_json_schema
     built: dict[Any, str] = {}
@@ -108,7 +105,8 @@ def _json_schema_once(model: type[BaseModel]) -> None:
     def model_json_schema(_cls: type[BaseModel], *args: Any, **kwargs: Any) -> dict[str, Any]:
         key = (args, tuple(sorted(kwargs.items())))
         if key not in built:
-            built[key] = json.dumps(model_facing(original(*args, **kwargs)))
+            facing = model_facing(original(*args, **kwargs))
+            built[key] = json.dumps(facing if field is None else only(facing, field))
         # A fresh copy each time: callers add to what they are given.
         schema: dict[str, Any] = json.loads(built[key])
         return schema
@@ -116,7 +114,20 @@ def _json_schema_once(model: type[BaseModel]) -> None:
     model.model_json_schema = classmethod(model_json_schema)  # type: ignore[method-assign, assignment]
 
 
-_json_schema_once(_RESPONSE_MODEL)
+def _for_instructor(
+    model: type[ExtractionDraft], field: str | None = None
+) -> type[ExtractionDraft]:
+    # instructor wraps a plain pydantic model in a fresh ResponseSchema subclass on every call,
+    # and its schema cache is per class: every call rebuilt the JSON schema and the tool
+    # definition. Handed a model that is already wrapped, it uses it as it is.
+    wrapped: type[ExtractionDraft] = instructor.response_schema(model)
+    _json_schema_once(wrapped, field)
+    return wrapped
+
+
+_RESPONSE_MODEL = _for_instructor(ExtractionDraft)
+# The answer models of per-type passes (`Settings.passes`), by type.
+_ONE_TYPE_MODELS = {kind.type: _for_instructor(draft_of(kind), kind.field) for kind in RECORD_KINDS}
 
 # Request parameters that reach the SDK as plain JSON already: the messages (built per call),
 # and what instructor builds once per model class and passes again on every call. (The output
@@ -312,9 +323,12 @@ class ModelClient:
     async def aclose(self) -> None:
         await self._openai.close()
 
-    async def extract(self, messages: list[ChatCompletionMessageParam]) -> Drafted:
+    async def extract(
+        self, messages: list[ChatCompletionMessageParam], only: RecordType | None = None
+    ) -> Drafted:
         """The model's validated draft; with `salvage` on, what holds of a last answer that
-        still fails validation or was cut off (`attache.salvage`)."""
+        still fails validation or was cut off (`attache.salvage`). With `only`, the model is
+        given that type's schema alone, and the draft holds that type's records alone."""
         meter = _current_meter.get() or Meter()
         answers: list[Any] = []
         hooks = Hooks()
@@ -330,7 +344,7 @@ class ModelClient:
             with reask.asking_at(self._settings.reask_temperature):
                 draft: ExtractionDraft = await self._instructor.create(
                     model=self.model,
-                    response_model=_RESPONSE_MODEL,
+                    response_model=_RESPONSE_MODEL if only is None else _ONE_TYPE_MODELS[only],
                     messages=messages,
                     max_retries=self._settings.reasks,
                     # No `context=`: instructor would render the messages, article and all, as
@@ -343,7 +357,7 @@ class ModelClient:
         except (openai.APIError, IncompleteOutputException, InstructorRetryException) as exc:
             last = answers[-1] if answers else None
             failure = self._translate(exc, last)
-            kept = self._salvaged(failure, last)
+            kept = self._salvaged(failure, last, only)
             if kept is None:
                 raise failure from exc
             logger.info("kept what holds of an answer that failed: %s", failure.detail)
@@ -352,7 +366,9 @@ class ModelClient:
             meter.model_seconds += time.perf_counter() - started
         return Drafted(draft)
 
-    def _salvaged(self, failure: AttacheError, last_answer: Any) -> Drafted | None:
+    def _salvaged(
+        self, failure: AttacheError, last_answer: Any, only: RecordType | None
+    ) -> Drafted | None:
         # Only an answer the model finished badly or was cut off in; never a refusal, an empty
         # answer or an HTTP failure.
         if not self._settings.salvage or last_answer is None:
@@ -362,7 +378,7 @@ class ModelClient:
         text = answer_text(last_answer, self._settings.mode)
         if text is None:
             return None
-        return salvage(text, truncated=isinstance(failure, TruncatedModelOutput))
+        return salvage(text, truncated=isinstance(failure, TruncatedModelOutput), only=only)
 
     def _mark_capped(self, response: Any) -> None:
         """Say "length" for an answer that used every token allowed, as OpenAI does.

@@ -38,6 +38,7 @@ from attache.errors import (
     field_reasons,
 )
 from attache.lane import Lane, Stage
+from attache.model_schema import only
 from attache.pipeline.call import DraftSource, call
 from attache.pipeline.chunk import Chunk, split
 from attache.pipeline.ground import Aligner, ReaskUnaligned
@@ -59,13 +60,18 @@ from attache.schemas import (
 )
 from attache.schemas.api import CONTROL_CHARACTERS, INVISIBLE_CHARACTERS
 from attache.schemas.records import RECORD_KINDS
-from attache.settings import InjectionPolicy, Settings
+from attache.settings import InjectionPolicy, Passes, Settings
 
 _CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
 _INVISIBLE = re.compile(f"[{INVISIBLE_CHARACTERS}]*")
 # No tokenizer runs offline for every model; budgets use the usual 4 characters a token.
 _CHARS_PER_TOKEN = 4
-_SCHEMA_CHARS = len(json.dumps(ExtractionDraft.model_json_schema()))
+_WHOLE_SCHEMA = ExtractionDraft.model_json_schema()
+# What a call's schema adds to its prompt: the whole draft's, or one type's in a per-type pass.
+_SCHEMA_CHARS: dict[RecordType | None, int] = {
+    None: len(json.dumps(_WHOLE_SCHEMA)),
+    **{kind.type: len(json.dumps(only(_WHOLE_SCHEMA, kind.field))) for kind in RECORD_KINDS},
+}
 # Up to this length an article is checked for injections and its records assembled on the event
 # loop, in one turn of the lane (a few ms at most); the thread hop would cost more than it spares.
 _ON_LOOP_CHARS = 10_000
@@ -74,11 +80,23 @@ logger = logging.getLogger("attache")
 
 
 @dataclass(frozen=True)
-class Plan:
-    """The model calls one article will take: its chunks and the tokens they are expected to use."""
+class Call:
+    """One model call: a chunk, read for every type asked for or for `only` (a per-type pass)."""
 
-    chunks: list[Chunk]
+    chunk: Chunk
+    only: RecordType | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The model calls one article will take, and the tokens they are expected to use."""
+
+    calls: list[Call]
     estimated_tokens: int
+
+    @property
+    def chunks(self) -> int:
+        return len({call.chunk.start for call in self.calls})
 
 
 def _is_blank(text: str) -> bool:
@@ -151,19 +169,24 @@ class Extractor:
             max_chars=self.settings.chunk_chars,
             overlap=self.settings.chunk_overlap_chars,
         )
+        passes: list[RecordType | None] = [None]
+        if self.settings.passes is Passes.PER_TYPE:
+            passes = [kind.type for kind in RECORD_KINDS if kind.type in request.types]
+        calls = [Call(chunk, only) for chunk in chunks for only in passes]
         needed = sum(
-            (len(self.prompt.system) + len(chunk.text) + _SCHEMA_CHARS) // _CHARS_PER_TOKEN
+            (len(self.prompt.system) + len(c.chunk.text) + _SCHEMA_CHARS[c.only])
+            // _CHARS_PER_TOKEN
             + self.settings.max_output_tokens
-            for chunk in chunks
+            for c in calls
         )
         if needed > self.settings.token_budget:
             raise TokenBudgetExceeded(
-                f"the article needs about {needed} tokens in {len(chunks)} call(s); the budget "
+                f"the article needs about {needed} tokens in {len(calls)} call(s); the budget "
                 f"is {self.settings.token_budget} (ATTACHE_TOKEN_BUDGET)",
                 estimated_tokens=needed,
                 limit=self.settings.token_budget,
             )
-        return Plan(chunks=chunks, estimated_tokens=needed)
+        return Plan(calls=calls, estimated_tokens=needed)
 
     async def extract(
         self, request: ExtractionRequest, *, refresh: bool = False
@@ -174,21 +197,21 @@ class Extractor:
         unless `refresh`, which asks the model again and keeps the new answer.
         """
         await self.lane.turn(Stage.ARTICLE)
-        chunks = self.plan(request).chunks
+        plan = self.plan(request)
         if self._source is None or self.model is None:
             raise ModelNotConfigured(
                 "set ATTACHE_MODEL and ATTACHE_BASE_URL (or ATTACHE_API_KEY) to extract"
             )
         if self.cache is None:
-            return await self._extract(request, chunks, self._source)
+            return await self._extract(request, plan, self._source)
         key = key_for(request, self.settings, self.prompt)
         source = self._source
         return await self.cache.answer(
-            key, request, lambda: self._extract(request, chunks, source), refresh=refresh
+            key, request, lambda: self._extract(request, plan, source), refresh=refresh
         )
 
     async def _extract(
-        self, request: ExtractionRequest, chunks: list[Chunk], source: DraftSource
+        self, request: ExtractionRequest, plan: Plan, source: DraftSource
     ) -> ExtractionResponse:
         started = time.perf_counter()
         aligner = Aligner(request.text)
@@ -197,7 +220,7 @@ class Extractor:
         # works. A short one costs about a millisecond, less than the thread hop.
         suspecting = asyncio.create_task(asyncio.to_thread(suspect, request.text)) if long else None
         try:
-            answers, meter = await self._call_within_deadline(source, chunks, request, aligner)
+            answers, meter = await self._call_within_deadline(source, plan.calls, request, aligner)
         except BaseException:
             if suspecting is not None:
                 suspecting.cancel()
@@ -206,8 +229,8 @@ class Extractor:
         def assemble(suspected: list[SuspectedInjection]) -> tuple[Merged, Normalized]:
             merged = merge(
                 [
-                    ChunkDraft(c, a.draft, lost=a.lost, truncated=a.truncated)
-                    for c, a in zip(chunks, answers, strict=True)
+                    ChunkDraft(c.chunk, a.draft, lost=a.lost, truncated=a.truncated)
+                    for c, a in zip(plan.calls, answers, strict=True)
                 ],
                 aligner,
                 request.types,
@@ -229,7 +252,7 @@ class Extractor:
             await self.lane.turn(Stage.RECORDS)
         return self._response(
             request,
-            chunks=chunks,
+            chunks=plan.chunks,
             merged=merged,
             normalized=normalized,
             suspected=suspected,
@@ -241,7 +264,7 @@ class Extractor:
         self,
         request: ExtractionRequest,
         *,
-        chunks: list[Chunk],
+        chunks: int,
         merged: Merged,
         normalized: Normalized,
         suspected: list[SuspectedInjection],
@@ -249,12 +272,12 @@ class Extractor:
         started: float,
     ) -> ExtractionResponse:
         warnings = list(merged.warnings)
-        if len(chunks) > 1:
+        if chunks > 1:
             warnings.insert(
                 0,
                 ExtractionWarning(
                     code=WarningCode.ARTICLE_CHUNKED,
-                    message=f"the article was read in {len(chunks)} overlapping chunks",
+                    message=f"the article was read in {chunks} overlapping chunks",
                 ),
             )
         return ExtractionResponse(
@@ -281,14 +304,14 @@ class Extractor:
         return Cost(amount=round(amount, 8), currency=price.currency)
 
     async def _call_within_deadline(
-        self, source: DraftSource, chunks: list[Chunk], request: ExtractionRequest, aligner: Aligner
+        self, source: DraftSource, calls: list[Call], request: ExtractionRequest, aligner: Aligner
     ) -> tuple[list[Drafted], Meter]:
-        """Every chunk's answer, and what they cost; the deadline and usage go on any error."""
+        """Every call's answer, and what they cost; the deadline and usage go on any error."""
         with metering() as meter:
             meter.deadline = asyncio.get_running_loop().time() + self.settings.deadline_s
             try:
                 async with asyncio.timeout(self.settings.deadline_s):
-                    answers = await self._call_all(source, chunks, request, aligner)
+                    answers = await self._call_all(source, calls, request, aligner)
             except TimeoutError as exc:
                 failure = DeadlineExceeded(
                     f"the extraction took longer than {self.settings.deadline_s} s "
@@ -330,28 +353,28 @@ class Extractor:
     async def _call_all(
         self,
         source: DraftSource,
-        chunks: list[Chunk],
+        calls: list[Call],
         request: ExtractionRequest,
         aligner: Aligner,
     ) -> list[Drafted]:
-        def one_call(chunk: Chunk) -> Awaitable[Drafted]:
+        def one_call(c: Call) -> Awaitable[Drafted]:
             # Each call gets its own re-ask budget for quotes not in the article.
             check = ReaskUnaligned(aligner, budget=self.settings.reasks)
-            return call(source, self.prompt, chunk, request, check)
+            return call(source, self.prompt, c.chunk, request, check, only=c.only)
 
-        if len(chunks) == 1:
-            return [await one_call(chunks[0])]
+        if len(calls) == 1:
+            return [await one_call(calls[0])]
         gate = asyncio.Semaphore(self.settings.chunk_concurrency)
 
-        async def one(chunk: Chunk) -> Drafted:
+        async def one(c: Call) -> Drafted:
             async with gate:
-                return await one_call(chunk)
+                return await one_call(c)
 
         try:
             async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(one(chunk)) for chunk in chunks]
+                tasks = [group.create_task(one(c)) for c in calls]
         except ExceptionGroup as group_error:
-            # The first chunk to fail cancels the rest; report its error, not the group.
+            # The first call to fail cancels the rest; report its error, not the group.
             first = group_error.exceptions[0]
             if isinstance(first, AttacheError):
                 raise first from group_error

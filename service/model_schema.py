@@ -24,6 +24,7 @@ referenced. What is left is the structure the answer must have.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 # The keywords of OpenAI's strict subset that llama.cpp, xgrammar and guidance compile as well
@@ -48,6 +49,36 @@ def model_facing(schema: JsonSchema) -> JsonSchema:
     if "$defs" in out:
         out["$defs"] = {n: d for n, d in out["$defs"].items() if f"#/$defs/{n}" not in value_sets}
     return out
+
+
+def only(schema: JsonSchema, field: str) -> JsonSchema:
+    """A model-facing `schema` cut to the root's property `field`, without the definitions
+    nothing then refers to: the schema of a per-type pass, a third of the tokens of the whole."""
+    out = {**schema, "properties": {field: schema["properties"][field]}, "required": [field]}
+    defs: dict[str, JsonSchema] = schema.get("$defs", {})
+    used: set[str] = set()
+    pending = list(_refs(out["properties"]))
+    while pending:
+        name = pending.pop()
+        if name not in used:
+            used.add(name)
+            pending.extend(_refs(defs[name]))
+    if defs:
+        out["$defs"] = {name: d for name, d in defs.items() if name in used}
+    return out
+
+
+def _refs(node: Any) -> Iterator[str]:
+    """The names of the definitions `node` refers to, directly."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value.rsplit("/", 1)[-1]
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
 
 
 def _node(node: JsonSchema, value_sets: dict[str, JsonSchema]) -> JsonSchema:

@@ -29,7 +29,7 @@ import pydantic_core
 from instructor.v2.core.json import extract_json_from_codeblock
 from pydantic import ValidationError
 
-from attache.schemas import ExtractionDraft
+from attache.schemas import ExtractionDraft, RecordType
 from attache.schemas.records import EVIDENCE_CHECK, RECORD_KINDS
 from attache.settings import ModelMode
 
@@ -75,8 +75,11 @@ def answer_text(completion: Any, mode: ModelMode) -> str | None:
     return text
 
 
-def salvage(text: str, *, truncated: bool = False) -> Drafted | None:
-    """The records of `text` that validate alone; None when none does.
+def salvage(
+    text: str, *, truncated: bool = False, only: RecordType | None = None
+) -> Drafted | None:
+    """The records of `text` that validate alone; None when none does. With `only` (a per-type
+    pass), that type's; the other types' lists are left unread, as `OneTypeDraft` leaves them.
 
     An answer of which nothing holds fails as before: an empty list would read as "the article
     reports no event".
@@ -93,7 +96,8 @@ def salvage(text: str, *, truncated: bool = False) -> Drafted | None:
         _drop_last_record(parsed)
     kept: dict[str, list[Any]] = {}
     lost: list[str] = []
-    for kind in RECORD_KINDS:
+    kinds = [kind for kind in RECORD_KINDS if only in (None, kind.type)]
+    for kind in kinds:
         items = parsed.get(kind.field)
         kept[kind.field] = []
         if not isinstance(items, list):

@@ -55,6 +55,17 @@ class TokenLimitParam(StrEnum):
     MAX_COMPLETION_TOKENS = "max_completion_tokens"
 
 
+class Passes(StrEnum):
+    """How many model calls read one chunk: one for every type, or one per record type."""
+
+    ONE = "one"
+    """One call answers every type the request asks for."""
+    PER_TYPE = "per-type"
+    """One call per type asked for, each given only that type's schema: about a third of the
+    schema tokens before the article, for models served with a small prompt budget. Links
+    between records of different types are lost (each call sees only its own records)."""
+
+
 class InjectionPolicy(StrEnum):
     """What happens to a record whose every quote lies in a suspected prompt injection."""
 
@@ -187,7 +198,12 @@ class Settings(_FromEnvironment):
         default=1_000, description="Characters shared by consecutive chunks."
     )
     chunk_concurrency: PositiveInt = Field(
-        default=2, description="Chunks of one article sent to the model at once."
+        default=2, description="Model calls of one article sent at once (chunks, and passes)."
+    )
+    passes: Passes = Field(
+        default=Passes.ONE,
+        description="one (one call a chunk for every type) or per-type (one call a chunk per "
+        "type asked for, each with that type's schema only; no links across types).",
     )
     prompt_version: str = Field(default=prompts.LATEST, description="Prompt template version.")
     token_budget: PositiveInt = Field(

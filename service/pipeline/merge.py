@@ -92,8 +92,9 @@ def merge(
 ) -> Merged:
     warnings: list[ExtractionWarning] = []
     entries: dict[str, _Entry] = {}
+    chunks = len({part.chunk.start for part in parts})
     for index, part in enumerate(parts):
-        warnings.extend(_salvage_warnings(part, len(parts)))
+        warnings.extend(_salvage_warnings(part, chunks))
         for draft in part.draft.records:
             if draft.record_type not in types:
                 continue
