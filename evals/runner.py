@@ -247,7 +247,11 @@ def _settings_for(config: RunConfig) -> tuple[Settings, Manifest]:
     settings = config.settings.model_copy(update={"cache_url": "off"})
     if config.replay is not None:
         recorded = read_manifest(config.replay)
+        # A setting a manifest does not name did not exist when it was recorded: what ran was
+        # what its default does now (`passes`: one call for every type).
+        defaults = {name: Settings.model_fields[name].default for name in RUN_SETTINGS}
         replaying = {
+            **defaults,
             **recorded.settings,
             "base_url": REPLAY_BASE_URL,
             "model": recorded.model,

@@ -78,7 +78,7 @@ if TYPE_CHECKING:
         TokenUsage,
         WarningCode,
     )
-    from attache.settings import ModelMode, ServerSettings, Settings
+    from attache.settings import ModelMode, Passes, ServerSettings, Settings
     from attache.sync import SyncExtractor, extract_sync
 
 __all__ = [
@@ -113,6 +113,7 @@ __all__ = [
     "ModelRefused",
     "Money",
     "Overloaded",
+    "Passes",
     "Record",
     "RecordType",
     "RetryLater",

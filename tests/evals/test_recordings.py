@@ -62,8 +62,11 @@ def test_the_repository_holds_a_recording_of_a_real_model() -> None:
 @pytest.mark.parametrize("folder", FOLDERS, ids=lambda folder: folder.name)
 async def test_a_replay_reproduces_the_recorded_scores(folder: Path, tmp_path: Path) -> None:
     fixtures = recorded_fixtures(tmp_path / "fixtures", folder)
-    # The shell's settings are not the recording's: the replay must restore every one.
-    shell = Settings(_env_file=None, reasks=0, max_output_tokens=99, keep_ungrounded=True)
+    # The shell's settings are not the recording's: the replay must restore every one (and a
+    # manifest older than a setting means its default).
+    shell = Settings(
+        _env_file=None, reasks=0, max_output_tokens=99, keep_ungrounded=True, passes="per-type"
+    )
     out = await run(RunConfig(fixtures, shell, tmp_path / "out", replay=folder, progress=False))
     results = json.loads((out / "results.json").read_text())
     assert scores(results["metrics"]) == read_scores(folder)

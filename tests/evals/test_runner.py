@@ -285,13 +285,14 @@ async def test_a_replay_restores_every_request_setting_the_recording_was_made_wi
     assert manifest["settings"] == {
         "max_output_tokens": 1536, "token_limit_param": "max_completion_tokens",
         "temperature": 0.3, "reasks": 1, "reask_temperature": 0.7, "upstream_retries": 1,
-        "chunk_chars": 16_000, "chunk_overlap_chars": 1_000, "salvage": False,
+        "chunk_chars": 16_000, "chunk_overlap_chars": 1_000, "passes": "one", "salvage": False,
         "keep_ungrounded": True, "injection_policy": "drop",
     }  # fmt: skip
     # A shell with other settings (no retry, no re-ask, another cap and temperature) replays
     # the recording as it was made: the retried and the re-asked article meet their answers.
     elsewhere = Settings(_env_file=None, mode="json", temperature=0.9, max_output_tokens=4096,
-                         reasks=0, reask_temperature=0.0, upstream_retries=0)  # fmt: skip
+                         reasks=0, reask_temperature=0.0, upstream_retries=0,
+                         passes="per-type")  # fmt: skip
     replayed = await run(RunConfig(few, elsewhere, tmp_path / "replay", replay=recording,
                                    progress=False))  # fmt: skip
     a = json.loads((live / "results.json").read_text())

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from attache.evals.fixtures import Gold
 from attache.schemas import ExtractionDraft, ExtractionResponse, RecordType
-from attache.schemas.records import RECORD_KINDS, ByType
+from attache.schemas.records import RECORD_KINDS, ByType, draft_of
 
 REPO = Path(__file__).parents[2]
 SOURCES = ("service", "schemas", "prompts", "evals", "bench")
@@ -67,6 +67,16 @@ def test_records_iterates_every_list_in_table_order(
     expected = [*draft.invitations, *draft.meetings, *draft.declarations, *draft.funding_asks]
     assert draft.records == expected
     assert {r.record_type for r in draft.records} == set(RecordType)
+
+
+def test_a_pass_answer_is_named_after_its_list_and_drops_the_other_lists() -> None:
+    names = [draft_of(kind).__name__ for kind in RECORD_KINDS]
+    assert names == ["Invitations", "Meetings", "Declarations", "FundingAsks"]
+    meetings = next(kind for kind in RECORD_KINDS if kind.type is RecordType.MEETING)
+    # Another type's list, even one that would fail validation, is not read.
+    answer = draft_of(meetings).model_validate({"meetings": [], "invitations": [{"ref": "R1"}]})
+    assert isinstance(answer, ExtractionDraft)
+    assert answer.records == []
 
 
 def test_the_detector_finds_a_list_of_types() -> None:

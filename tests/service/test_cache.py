@@ -37,7 +37,7 @@ CHANGED: dict[str, Any] = {
     "model": "another-model", "base_url": "http://elsewhere.test/v1", "mode": "json",
     "temperature": 0.5, "max_output_tokens": 999, "token_limit_param": "max_completion_tokens",
     "reasks": 3, "reask_temperature": 0.9, "chunk_chars": 9000, "chunk_overlap_chars": 500,
-    "salvage": False, "keep_ungrounded": True, "injection_policy": "drop",
+    "passes": "per-type", "salvage": False, "keep_ungrounded": True, "injection_policy": "drop",
 }  # fmt: skip
 
 

@@ -20,6 +20,7 @@ from attache.errors import (
 from attache.evals.corpus import Article
 from attache.extractor import Extractor
 from attache.schemas import ExtractionRequest, ExtractionResponse, RecordType
+from attache.schemas.records import RECORD_KINDS
 from attache.settings import Settings
 from tests.conftest import SettingsFactory
 from tests.fakes import COMPLETIONS, EMPTY_ANSWER, error, ok
@@ -190,3 +191,64 @@ async def test_a_long_article_is_assembled_off_the_event_loop_with_the_same_reco
         long = await extractor.extract(ExtractionRequest(text=long_text))
     assert [r.id for r in long.records] == [r.id for r in short.records]
     assert all(e.start is not None for r in long.records for e in r.evidence)
+
+
+async def test_per_type_passes_ask_each_type_with_its_schema_alone_and_merge_the_answers(
+    make_settings: SettingsFactory,
+    upstream: respx.MockRouter,
+    board_of_peace: Article,
+    board_of_peace_answer: dict[str, Any],
+) -> None:
+    # The fake answers every pass with every type's records, as a small model without a
+    # grammar might: each pass must keep its own type's only.
+    sent: list[dict[str, Any]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return ok(board_of_peace_answer)
+
+    upstream.post(COMPLETIONS).mock(side_effect=answer)
+    async with Extractor.open(make_settings()) as extractor:
+        whole = await extractor.extract(board_of_peace.request())
+    async with Extractor.open(make_settings(passes="per-type")) as extractor:
+        passes = await extractor.extract(board_of_peace.request())
+
+    asked = sent[1:]
+    tools = [body["tools"][0]["function"] for body in asked]
+    assert [tool["name"] for tool in tools] == [
+        "Invitations", "Meetings", "Declarations", "FundingAsks",
+    ]  # fmt: skip
+    for tool, kind in zip(tools, RECORD_KINDS, strict=True):
+        assert list(tool["parameters"]["properties"]) == [kind.field]
+    users = [body["messages"][-1]["content"] for body in asked]
+    assert [u.splitlines()[0] for u in users] == [
+        f"Extract these record types: {kind.type.value}." for kind in RECORD_KINDS
+    ]
+    assert passes.usage.upstream_calls == passes.usage.completions == 4
+
+    def unlinked(response: ExtractionResponse) -> list[dict[str, Any]]:
+        return [r.model_dump(exclude={"links"}) for r in response.records]
+
+    # The same records, ids and evidence; only the links across types are gone.
+    assert unlinked(passes) == unlinked(whole)
+    assert [r.links for r in whole.records if r.links]
+    assert not [r.links for r in passes.records if r.links]
+    dropped = [w for w in passes.warnings if w.code == "link_dropped"]
+    assert {w.record_id for w in dropped} == {"dcl-1", "fund-1"}
+    assert not [w for w in passes.warnings if w.code == "duplicate_merged"]
+
+
+async def test_per_type_passes_call_only_for_the_types_asked(
+    make_settings: SettingsFactory,
+    upstream: respx.MockRouter,
+    board_of_peace: Article,
+    board_of_peace_answer: dict[str, Any],
+) -> None:
+    route = upstream.post(COMPLETIONS).mock(return_value=ok(board_of_peace_answer))
+    request = board_of_peace.request().model_copy(
+        update={"types": frozenset({RecordType.MEETING, RecordType.FUNDING_ASK})}
+    )
+    async with Extractor.open(make_settings(passes="per-type")) as extractor:
+        response = await extractor.extract(request)
+    assert route.call_count == 2
+    assert {r.record_type for r in response.records} == {"meeting", "funding_ask"}

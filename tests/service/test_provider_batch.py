@@ -18,6 +18,7 @@ from attache.extractor import Extractor
 from attache.prompts import load
 from attache.provider_batch import collect, meta_path, prepare, results_of, submit, wait
 from attache.schemas import ExtractionRequest
+from attache.schemas.records import RECORD_KINDS, draft_of
 from attache.settings import Settings
 from tests.conftest import SettingsFactory
 from tests.fakes import BASE_URL, COMPLETIONS, completion
@@ -164,3 +165,37 @@ async def test_an_answer_that_fails_validation_is_the_articles_problem_not_a_rea
     results = [{"custom_id": line["custom_id"], "response": {"status_code": 200, "body": wrong}}]
     [entry] = await collect(batch, results, settings)
     assert entry["problem"]["type"].endswith(":invalid-model-output")
+
+
+async def test_per_type_passes_are_a_line_each_and_collect_to_the_online_records(
+    make_settings: SettingsFactory,
+    board_of_peace: Article,
+    board_of_peace_answer: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(passes="per-type")
+    batch = tmp_path / "batch.jsonl"
+    item = parse_line(1, json.dumps({"id": "bop", "text": board_of_peace.text}))
+    assert await prepare([item], settings, batch) == len(RECORD_KINDS)
+    lines = _lines(batch)
+    # In the order the calls reached the network: the passes run concurrently.
+    assert sorted(line["body"]["tools"][0]["function"]["name"] for line in lines) == sorted(
+        draft_of(kind).__name__ for kind in RECORD_KINDS
+    )
+    # Every line answered with every type's records: each pass keeps its own.
+    results = [
+        {"custom_id": line["custom_id"],
+         "response": {"status_code": 200, "body": completion(board_of_peace_answer)}}
+        for line in lines
+    ]  # fmt: skip
+    [entry] = await collect(batch, results, settings)
+    with respx.mock(base_url=BASE_URL) as upstream:
+        upstream.post(COMPLETIONS).mock(
+            return_value=httpx.Response(200, json=completion(board_of_peace_answer))
+        )
+        async with Extractor.open(settings) as extractor:
+            online = await extractor.extract(ExtractionRequest(id="bop", text=board_of_peace.text))
+    collected = entry["response"]
+    for kind in RECORD_KINDS:
+        assert collected[kind.field] == online.model_dump(mode="json")[kind.field]
+        assert collected[kind.field]

@@ -16,7 +16,7 @@ from openai.types.chat import ChatCompletion
 from attache.app import create_app
 from attache.evals.corpus import Article
 from attache.salvage import answer_text, salvage
-from attache.schemas import ExtractionDraft
+from attache.schemas import ExtractionDraft, RecordType
 from attache.settings import ModelMode, Settings
 from tests.conftest import DATA, SettingsFactory
 from tests.fakes import COMPLETIONS, completion, ok
@@ -44,6 +44,17 @@ def test_a_record_that_fails_is_left_out_and_named_the_others_kept() -> None:
     assert [r.model_dump() for r in kept.draft.records] == RECORDS[1:]
     assert kept.lost == ("invitations.0.status: Field required",)
     assert not kept.truncated
+
+
+def test_a_per_type_pass_keeps_its_type_and_leaves_the_others_unread() -> None:
+    answer = broken(("meetings", 0), "status")
+    answer["invitations"] = "not a list"  # not this pass's: not its fault either
+    kept = salvage(json.dumps(answer), only=RecordType.MEETING)
+    assert kept is not None
+    assert [r.model_dump() for r in kept.draft.records] == [
+        r.model_dump() for r in ExtractionDraft.model_validate(ANSWER).meetings[1:]
+    ]
+    assert kept.lost == ("meetings.0.status: Field required",)
 
 
 def test_keys_that_are_not_record_lists_are_named() -> None:
