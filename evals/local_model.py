@@ -282,9 +282,14 @@ def server_argv(python: Path, gguf: Path, model: Model, port: int) -> list[str]:
         model.name,
         # The server keeps the prefix it shares with the request just before; the RAM cache
         # keeps more than one. With per-type passes (ATTACHE_PASSES=per-type) each type's
-        # instructions and schema are then read once, not in every call.
+        # instructions and schema are then read once, not in every call. Its size counts the
+        # KV state alone (about 60 MB a state here), not the copy of the logits each state
+        # carries (512 x 151,936 floats, 311 MB): at the default 2 GB the server grew to 23 GB
+        # and was killed for memory. 400 MB keeps about seven states.
         "--cache",
         "true",
+        "--cache_size",
+        str(400_000_000),
         "--host",
         "127.0.0.1",
         "--port",

@@ -3,16 +3,16 @@
 A recording is a folder: `manifest.json` (model, mode, endpoint, prompt version, the other
 settings that shape a request or the scores, time, git revision, the server and the model
 file's SHA-256 where the recorder gave them, and `synthetic`), and one
-`<article id>.jsonl` per article, one line per upstream answer in the order the pipeline asked:
+`<article id>.jsonl` per article, one line per upstream answer in the order they came:
 status, the headers that matter, the body, how long it took, and the SHA-256 of the request
 body that got it; and `scores.json`, the run's metrics without its timings (`scores`), which a
 replay reproduces exactly (`tests/evals/test_recordings.py` checks every recording in
 `evals/recordings/`).
 
-Replaying restores the recorded settings, serves those answers in the same order and checks
-each request against its hash: a changed prompt, schema or setting makes the request differ,
-and a stale recording fails loudly, naming the request field that differs, instead of scoring
-answers to questions no longer asked. Recordings are made only against a real endpoint
+Replaying restores the recorded settings and serves each request the answer recorded for its
+body's hash (in any order: the calls of one article may run at once). A changed prompt, schema
+or setting makes the request differ, and a stale recording fails loudly, naming the request
+field that differs, instead of scoring answers to questions no longer asked. Recordings are made only against a real endpoint
 (`attache eval run --record`); `synthetic` recordings are written by tests to exercise the
 harness, and every report made from one says so.
 """
@@ -196,35 +196,45 @@ class RecordingTransport(httpx.AsyncBaseTransport):
 
 
 class ReplayTransport(httpx.AsyncBaseTransport):
-    """Answers from a recording, in order, per article; never touches the network."""
+    """Answers from a recording, per article; never touches the network.
+
+    A request gets the first answer not yet served that was recorded for the same body: the
+    calls of one article (chunks, per-type passes) may run at once and reach the network in
+    another order than they did when recorded. (A recording without request digests is
+    answered in order.)
+    """
 
     def __init__(self, folder: Path) -> None:
         self._answers: dict[str, list[Answer]] = {}
         for path in folder.glob("*.jsonl"):
             lines = path.read_text(encoding="utf-8").splitlines()
             self._answers[path.stem] = [Answer.model_validate_json(line) for line in lines]
-        self._served: dict[str, int] = {}
+        self._served: dict[str, list[int]] = {}
         self.errors: dict[str, str] = {}
         """Per article, the first request the recording could not answer."""
 
     def elapsed_ms(self, article_id: str) -> float:
-        served = self._served.get(article_id, 0)
-        return sum(a.elapsed_ms for a in self._answers.get(article_id, [])[:served])
+        answers = self._answers.get(article_id, [])
+        return sum(answers[i].elapsed_ms for i in self._served.get(article_id, []))
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         article_id = current_article.get()
-        index = self._served.get(article_id, 0)
+        served = self._served.setdefault(article_id, [])
         answers = self._answers.get(article_id, [])
-        if index >= len(answers):
+        left = [i for i in range(len(answers)) if i not in served]
+        if not left:
             self._fail(article_id, f"the recording holds {len(answers)} answer(s)")
-        answer = answers[index]
-        if answer.request_sha256 is not None and answer.request_sha256 != request_digest(request):
+        digest = request_digest(request)
+        index = next((i for i in left if answers[i].request_sha256 in (None, digest)), None)
+        if index is None:
+            nearest = answers[left[0]]
             self._fail(
                 article_id,
-                f"request {index + 1} differs from the recorded one: "
-                + differences(answer.request_fields, request_fields(request)),
+                f"request {len(served) + 1} differs from the recorded one: "
+                + differences(nearest.request_fields, request_fields(request)),
             )
-        self._served[article_id] = index + 1
+        served.append(index)
+        answer = answers[index]
         return httpx.Response(answer.status, headers=answer.headers, content=answer.body)
 
     def _fail(self, article_id: str, message: str) -> NoReturn:

@@ -19,7 +19,15 @@ from attache.cli import main
 from attache.errors import ExitCode
 from attache.evals.corpus import FIXTURES, read_articles
 from attache.evals.fixtures import Fixture, load_all
-from attache.evals.recording import ReplayError, ReplayTransport, current_article
+from attache.evals.recording import (
+    Answer,
+    ReplayError,
+    ReplayTransport,
+    append_answer,
+    current_article,
+    request_digest,
+    request_fields,
+)
 from attache.evals.runner import RunConfig, run
 from attache.settings import Settings, TokenLimitParam
 from tests.evals.synthetic import completion, gold_as_draft, write_synthetic_recording
@@ -458,3 +466,29 @@ async def test_an_answer_kept_in_part_is_counted_apart_from_valid_and_failed(
     # The gold records it kept score as they would have.
     row = next(r for r in metrics["per_article"] if r["article_id"] == fixtures[0].article_id)
     assert row["records"]["fp"] == 0
+
+
+async def test_a_replay_answers_each_request_with_the_answer_recorded_for_its_body(
+    tmp_path: Path,
+) -> None:
+    # Calls of one article that run at once (chunks, per-type passes) reach the network in any
+    # order: each must meet its own answer, and a body never recorded still fails.
+    bodies = [b'{"pass": "invitations"}', b'{"pass": "meetings"}']
+    for body in bodies:
+        request = httpx.Request("POST", f"{BASE_URL}{COMPLETIONS}", content=body)
+        answer = Answer(status=200, headers={}, body=f"answer to {body.decode()}",
+                        elapsed_ms=1.0, request_sha256=request_digest(request),
+                        request_fields=request_fields(request))  # fmt: skip
+        append_answer(tmp_path, "article", answer)
+    replay = ReplayTransport(tmp_path)
+    current_article.set("article")
+    async with httpx.AsyncClient(transport=replay) as client:
+        for body in reversed(bodies):
+            response = await client.post(f"{BASE_URL}{COMPLETIONS}", content=body)
+            assert response.text == f"answer to {body.decode()}"
+        with pytest.raises(Exception, match="holds 2 answer"):
+            await client.post(f"{BASE_URL}{COMPLETIONS}", content=bodies[0])
+    current_article.set("article")
+    async with httpx.AsyncClient(transport=ReplayTransport(tmp_path)) as client:
+        with pytest.raises(Exception, match="request 1 differs from the recorded one: pass"):
+            await client.post(f"{BASE_URL}{COMPLETIONS}", content=b'{"pass": "declarations"}')
