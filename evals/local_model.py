@@ -284,8 +284,9 @@ def server_argv(python: Path, gguf: Path, model: Model, port: int) -> list[str]:
         # keeps more than one. With per-type passes (ATTACHE_PASSES=per-type) each type's
         # instructions and schema are then read once, not in every call. Its size counts the
         # KV state alone (about 60 MB a state here), not the copy of the logits each state
-        # carries (512 x 151,936 floats, 311 MB): at the default 2 GB the server grew to 23 GB
-        # and was killed for memory. 400 MB keeps about seven states.
+        # carries (the server keeps every token's: 151,936 floats a token, about 1.2 GB for a
+        # 2,000-token prompt). At the default 2 GB the server grew to 23 GB and was killed for
+        # memory; at 400 MB (about seven states) it held at 11.5 to 12.8 GB.
         "--cache",
         "true",
         "--cache_size",
