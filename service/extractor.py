@@ -95,7 +95,7 @@ class Plan:
     estimated_tokens: int
 
     @property
-    def chunks(self) -> int:
+    def chunk_count(self) -> int:
         return len({call.chunk.start for call in self.calls})
 
 
@@ -252,7 +252,7 @@ class Extractor:
             await self.lane.turn(Stage.RECORDS)
         return self._response(
             request,
-            chunks=plan.chunks,
+            chunks=plan.chunk_count,
             merged=merged,
             normalized=normalized,
             suspected=suspected,
