@@ -13,9 +13,8 @@
 2. The server: a venv at `<cache>/llama-venv` with `llama-cpp-python[server]` (built from
    source: 6 to 25 minutes on 2 cores, once), reused when `import llama_cpp.server` works there.
 3. Unless `--no-start`: the port must be free; the server then replaces this process (exec), on
-   127.0.0.1 with a 16384-token context, one thread per CPU and a prompt cache in RAM, the model
-   served under its name. Ctrl-C stops it. Once `GET /v1/models` answers, the `ATTACHE_*` lines
-   to export are printed.
+   127.0.0.1 with a 16384-token context and one thread per CPU, the model served under its name.
+   Ctrl-C stops it. Once `GET /v1/models` answers, the `ATTACHE_*` lines to export are printed.
 
 Needs network access to PyPI, a C/C++ toolchain and cmake for the build. Nothing runs this in
 CI, and no test imports it: it is the newcomer's way to a real endpoint (see README).
@@ -280,17 +279,6 @@ def server_argv(python: Path, gguf: Path, model: Model, port: int) -> list[str]:
         str(os.cpu_count() or 1),
         "--model_alias",
         model.name,
-        # The server keeps the prefix it shares with the request just before; the RAM cache
-        # keeps more than one. With per-type passes (ATTACHE_PASSES=per-type) each type's
-        # instructions and schema are then read once, not in every call. Its size counts the
-        # KV state alone (about 60 MB a state here), not the copy of the logits each state
-        # carries (the server keeps every token's: 151,936 floats a token, about 1.2 GB for a
-        # 2,000-token prompt). At the default 2 GB the server grew to 23 GB and was killed for
-        # memory; at 400 MB (about seven states) it held at 11.5 to 12.8 GB.
-        "--cache",
-        "true",
-        "--cache_size",
-        str(400_000_000),
         "--host",
         "127.0.0.1",
         "--port",
