@@ -12,9 +12,9 @@ replay reproduces exactly (`tests/evals/test_recordings.py` checks every recordi
 Replaying restores the recorded settings and serves each request the answer recorded for its
 body's hash (in any order: the calls of one article may run at once). A changed prompt, schema
 or setting makes the request differ, and a stale recording fails loudly, naming the request
-field that differs, instead of scoring answers to questions no longer asked. Recordings are made only against a real endpoint
-(`attache eval run --record`); `synthetic` recordings are written by tests to exercise the
-harness, and every report made from one says so.
+field that differs, instead of scoring answers to questions no longer asked. Recordings are
+made only against a real endpoint (`attache eval run --record`); `synthetic` recordings are
+written by tests to exercise the harness, and every report made from one says so.
 """
 
 from __future__ import annotations
