@@ -393,14 +393,15 @@ class OneTypeDraft(ExtractionDraft):
     model fills them now and then, and each type has its own pass."""
 
     kind: ClassVar[RecordKind]
+    others: ClassVar[frozenset[str]]
+    """The other types' list fields, left unread."""
 
     @model_validator(mode="before")
     @classmethod
     def _its_type_only(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        others = {kind.field for kind in RECORD_KINDS} - {cls.kind.field}
-        return {key: value for key, value in data.items() if key not in others}
+        return {key: value for key, value in data.items() if key not in cls.others}
 
 
 @cache
@@ -409,4 +410,6 @@ def draft_of(kind: RecordKind) -> type[OneTypeDraft]:
     instructor names the tool after it."""
     name = "".join(part.title() for part in kind.field.split("_"))
     doc = f"Every {kind.type.value.replace('_', ' ')} the article reports."
-    return type(name, (OneTypeDraft,), {"__doc__": doc, "__module__": __name__, "kind": kind})
+    others = frozenset(k.field for k in RECORD_KINDS if k is not kind)
+    namespace = {"__doc__": doc, "__module__": __name__, "kind": kind, "others": others}
+    return type(name, (OneTypeDraft,), namespace)
