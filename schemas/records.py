@@ -7,8 +7,8 @@ Each type's content fields are written once, in a `*Fields` class. Two shapes de
 - the *record* (`Invitation`, ...), which the API returns: evidence with character spans, dates
   with their normalized window, links by response-stable record ids.
 
-A whole answer is an `ExtractionDraft`; the answer of a per-type pass (`Settings.passes`) is a
-`draft_of(kind)`, an `ExtractionDraft` holding that type's list alone.
+A whole answer is an `ExtractionDraft`; the answer of a pass over some types (`Settings.passes`)
+is a `draft_of(*kinds)`, an `ExtractionDraft` holding those types' lists alone.
 
 The pipeline turns drafts into records; nothing else constructs records from model output.
 
@@ -368,6 +368,10 @@ RECORD_KINDS: tuple[RecordKind, ...] = (
 )
 KIND_OF: dict[RecordType, RecordKind] = {kind.type: kind for kind in RECORD_KINDS}
 
+TypeGroup = tuple[RecordType, ...]
+"""The types one model call is asked for when a chunk is read in passes (`Settings.passes`), in
+the order of `RECORD_KINDS`."""
+
 
 def kind_of(record: Record | Draft) -> RecordKind:
     return KIND_OF[record.record_type]
@@ -388,28 +392,29 @@ def _rows_are_consistent() -> None:
 _rows_are_consistent()
 
 
-class OneTypeDraft(ExtractionDraft):
-    """The answer of a per-type pass: one type's list. The others' are dropped unread: a small
-    model fills them now and then, and each type has its own pass."""
+class PassDraft(ExtractionDraft):
+    """The answer of a pass over some types (`Settings.passes`): their lists. The others' are
+    dropped unread: a small model fills them now and then, and each type has its own pass."""
 
-    kind: ClassVar[RecordKind]
+    kinds: ClassVar[tuple[RecordKind, ...]]
     others: ClassVar[frozenset[str]]
     """The other types' list fields, left unread."""
 
     @model_validator(mode="before")
     @classmethod
-    def _its_type_only(cls, data: Any) -> Any:
+    def _its_types_only(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
         return {key: value for key, value in data.items() if key not in cls.others}
 
 
 @cache
-def draft_of(kind: RecordKind) -> type[OneTypeDraft]:
-    """The answer model of `kind`'s pass, named after its list (`Invitations`, `FundingAsks`):
-    instructor names the tool after it."""
-    name = "".join(part.title() for part in kind.field.split("_"))
-    doc = f"Every {kind.type.value.replace('_', ' ')} the article reports."
-    others = frozenset(k.field for k in RECORD_KINDS if k is not kind)
-    namespace = {"__doc__": doc, "__module__": __name__, "kind": kind, "others": others}
-    return type(name, (OneTypeDraft,), namespace)
+def draft_of(*kinds: RecordKind) -> type[PassDraft]:
+    """The answer model of a pass over `kinds`, named after their lists (`Invitations`,
+    `InvitationsMeetings`): instructor names the tool after it."""
+    name = "".join(part.title() for kind in kinds for part in kind.field.split("_"))
+    names = [kind.type.value.replace("_", " ") for kind in kinds]
+    doc = f"Every {' and '.join(names)} the article reports."
+    others = frozenset(k.field for k in RECORD_KINDS if k not in kinds)
+    namespace = {"__doc__": doc, "__module__": __name__, "kinds": kinds, "others": others}
+    return type(name, (PassDraft,), namespace)

@@ -72,8 +72,8 @@ from attache.lane import Lane
 from attache.model_schema import model_facing, only
 from attache.pacing import paced
 from attache.salvage import Drafted, answer_text, salvage
-from attache.schemas import ExtractionDraft, RecordType, TokenUsage
-from attache.schemas.records import RECORD_KINDS, draft_of
+from attache.schemas import ExtractionDraft, TokenUsage
+from attache.schemas.records import KIND_OF, TypeGroup, draft_of
 from attache.settings import ModelMode, Settings
 
 _INSTRUCTOR_MODE: dict[ModelMode, instructor.Mode] = {
@@ -93,10 +93,10 @@ _MODE_WORDS: dict[ModelMode, tuple[str, ...]] = {
 _UPSTREAM_MESSAGE_CHARS = 300
 
 
-def _json_schema_once(model: type[BaseModel], field: str | None = None) -> None:
+def _json_schema_once(model: type[BaseModel], fields: tuple[str, ...] = ()) -> None:
     """Give `model` a `model_json_schema` that builds each variant once: pydantic rebuilds it on
     every call, and instructor asks for it on every request. What it returns is the schema the
-    model sees (`attache.model_schema`), cut to the list `field` when one is given: pydantic
+    model sees (`attache.model_schema`), cut to the lists `fields` when some are given: pydantic
     still validates the answer against `model`.
     """
     original = model.model_json_schema
@@ -106,7 +106,7 @@ def _json_schema_once(model: type[BaseModel], field: str | None = None) -> None:
         key = (args, tuple(sorted(kwargs.items())))
         if key not in built:
             facing = model_facing(original(*args, **kwargs))
-            built[key] = json.dumps(facing if field is None else only(facing, field))
+            built[key] = json.dumps(only(facing, *fields) if fields else facing)
         # A fresh copy each time: callers add to what they are given.
         schema: dict[str, Any] = json.loads(built[key])
         return schema
@@ -115,19 +115,27 @@ def _json_schema_once(model: type[BaseModel], field: str | None = None) -> None:
 
 
 def _for_instructor(
-    model: type[ExtractionDraft], field: str | None = None
+    model: type[ExtractionDraft], fields: tuple[str, ...] = ()
 ) -> type[ExtractionDraft]:
     # instructor wraps a plain pydantic model in a fresh ResponseSchema subclass on every call,
     # and its schema cache is per class: every call rebuilt the JSON schema and the tool
     # definition. Handed a model that is already wrapped, it uses it as it is.
     wrapped: type[ExtractionDraft] = instructor.response_schema(model)
-    _json_schema_once(wrapped, field)
+    _json_schema_once(wrapped, fields)
     return wrapped
 
 
 _RESPONSE_MODEL = _for_instructor(ExtractionDraft)
-# The answer models of per-type passes (`Settings.passes`), by type.
-_ONE_TYPE_MODELS = {kind.type: _for_instructor(draft_of(kind), kind.field) for kind in RECORD_KINDS}
+
+
+@functools.cache
+def _answer_model(only: TypeGroup | None) -> type[ExtractionDraft]:
+    """The answer model of a call over every type, or over the types `only` of one pass."""
+    if only is None:
+        return _RESPONSE_MODEL
+    kinds = tuple(KIND_OF[t] for t in only)
+    return _for_instructor(draft_of(*kinds), tuple(kind.field for kind in kinds))
+
 
 # Request parameters that reach the SDK as plain JSON already: the messages (built per call),
 # and what instructor builds once per model class and passes again on every call. (The output
@@ -324,11 +332,11 @@ class ModelClient:
         await self._openai.close()
 
     async def extract(
-        self, messages: list[ChatCompletionMessageParam], only: RecordType | None = None
+        self, messages: list[ChatCompletionMessageParam], only: TypeGroup | None = None
     ) -> Drafted:
         """The model's validated draft; with `salvage` on, what holds of a last answer that
         still fails validation or was cut off (`attache.salvage`). With `only`, the model is
-        given that type's schema alone, and the draft holds that type's records alone."""
+        given those types' schema alone, and the draft holds those types' records alone."""
         meter = _current_meter.get() or Meter()
         answers: list[Any] = []
         hooks = Hooks()
@@ -344,7 +352,7 @@ class ModelClient:
             with reask.asking_at(self._settings.reask_temperature):
                 draft: ExtractionDraft = await self._instructor.create(
                     model=self.model,
-                    response_model=_RESPONSE_MODEL if only is None else _ONE_TYPE_MODELS[only],
+                    response_model=_answer_model(only),
                     messages=messages,
                     max_retries=self._settings.reasks,
                     # No `context=`: instructor would render the messages, article and all, as
@@ -367,7 +375,7 @@ class ModelClient:
         return Drafted(draft)
 
     def _salvaged(
-        self, failure: AttacheError, last_answer: Any, only: RecordType | None
+        self, failure: AttacheError, last_answer: Any, only: TypeGroup | None
     ) -> Drafted | None:
         # Only an answer the model finished badly or was cut off in; never a refusal, an empty
         # answer or an HTTP failure.

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Collection, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -59,7 +60,7 @@ from attache.schemas import (
     WarningCode,
 )
 from attache.schemas.api import CONTROL_CHARACTERS, INVISIBLE_CHARACTERS
-from attache.schemas.records import RECORD_KINDS
+from attache.schemas.records import KIND_OF, RECORD_KINDS, TypeGroup
 from attache.settings import InjectionPolicy, Passes, Settings
 
 _CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
@@ -67,11 +68,6 @@ _INVISIBLE = re.compile(f"[{INVISIBLE_CHARACTERS}]*")
 # No tokenizer runs offline for every model; budgets use the usual 4 characters a token.
 _CHARS_PER_TOKEN = 4
 _WHOLE_SCHEMA = ExtractionDraft.model_json_schema()
-# What a call's schema adds to its prompt: the whole draft's, or one type's in a per-type pass.
-_SCHEMA_CHARS: dict[RecordType | None, int] = {
-    None: len(json.dumps(_WHOLE_SCHEMA)),
-    **{kind.type: len(json.dumps(only(_WHOLE_SCHEMA, kind.field))) for kind in RECORD_KINDS},
-}
 # Up to this length an article is checked for injections and its records assembled on the event
 # loop, in one turn of the lane (a few ms at most); the thread hop would cost more than it spares.
 _ON_LOOP_CHARS = 10_000
@@ -79,12 +75,33 @@ _ON_LOOP_CHARS = 10_000
 logger = logging.getLogger("attache")
 
 
+@functools.cache
+def _schema_chars(group: TypeGroup | None) -> int:
+    """What a call's schema adds to its prompt: the whole draft's, or its types' in a pass."""
+    if group is None:
+        return len(json.dumps(_WHOLE_SCHEMA))
+    return len(json.dumps(only(_WHOLE_SCHEMA, *(KIND_OF[t].field for t in group))))
+
+
+def _groups(passes: Passes, asked: Collection[RecordType]) -> list[TypeGroup | None]:
+    """The types each call of a chunk reads: every type asked for (None) in one call, or the
+    types asked for grouped `passes.types_a_call` at a time in the order of `RECORD_KINDS`."""
+    size = passes.types_a_call
+    if size is None:
+        return [None]
+    order = [kind.type for kind in RECORD_KINDS]
+    groups = (
+        tuple(t for t in order[i : i + size] if t in asked) for i in range(0, len(order), size)
+    )
+    return [group for group in groups if group]
+
+
 @dataclass(frozen=True)
 class Call:
-    """One model call: a chunk, read for every type asked for or for `only` (a per-type pass)."""
+    """One model call: a chunk, read for every type asked for or for `only` (one pass)."""
 
     chunk: Chunk
-    only: RecordType | None = None
+    only: TypeGroup | None = None
 
 
 @dataclass(frozen=True)
@@ -169,12 +186,10 @@ class Extractor:
             max_chars=self.settings.chunk_chars,
             overlap=self.settings.chunk_overlap_chars,
         )
-        passes: list[RecordType | None] = [None]
-        if self.settings.passes is Passes.PER_TYPE:
-            passes = [kind.type for kind in RECORD_KINDS if kind.type in request.types]
-        calls = [Call(chunk, only) for chunk in chunks for only in passes]
+        groups = _groups(self.settings.passes, request.types)
+        calls = [Call(chunk, group) for chunk in chunks for group in groups]
         needed = sum(
-            (len(self.prompt.system) + len(c.chunk.text) + _SCHEMA_CHARS[c.only])
+            (len(self.prompt.system) + len(c.chunk.text) + _schema_chars(c.only))
             // _CHARS_PER_TOKEN
             + self.settings.max_output_tokens
             for c in calls

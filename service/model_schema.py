@@ -51,10 +51,12 @@ def model_facing(schema: JsonSchema) -> JsonSchema:
     return out
 
 
-def only(schema: JsonSchema, field: str) -> JsonSchema:
-    """A model-facing `schema` cut to the root's property `field`, without the definitions
-    nothing then refers to: the schema of a per-type pass, a third of the tokens of the whole."""
-    out = {**schema, "properties": {field: schema["properties"][field]}, "required": [field]}
+def only(schema: JsonSchema, *fields: str) -> JsonSchema:
+    """A model-facing `schema` cut to the root's properties `fields`, without the definitions
+    nothing then refers to: the schema of a pass over some types (one type's is a third of the
+    tokens of the whole)."""
+    properties = {field: schema["properties"][field] for field in fields}
+    out = {**schema, "properties": properties, "required": list(fields)}
     defs: dict[str, JsonSchema] = schema.get("$defs", {})
     used: set[str] = set()
     pending = list(_refs(out["properties"]))

@@ -29,8 +29,8 @@ import pydantic_core
 from instructor.v2.core.json import extract_json_from_codeblock
 from pydantic import ValidationError
 
-from attache.schemas import ExtractionDraft, RecordType
-from attache.schemas.records import EVIDENCE_CHECK, RECORD_KINDS
+from attache.schemas import ExtractionDraft
+from attache.schemas.records import EVIDENCE_CHECK, RECORD_KINDS, TypeGroup
 from attache.settings import ModelMode
 
 __all__ = ["Drafted", "answer_text", "salvage"]
@@ -75,11 +75,9 @@ def answer_text(completion: Any, mode: ModelMode) -> str | None:
     return text
 
 
-def salvage(
-    text: str, *, truncated: bool = False, only: RecordType | None = None
-) -> Drafted | None:
-    """The records of `text` that validate alone; None when none does. With `only` (a per-type
-    pass), that type's; the other types' lists are left unread, as `OneTypeDraft` leaves them.
+def salvage(text: str, *, truncated: bool = False, only: TypeGroup | None = None) -> Drafted | None:
+    """The records of `text` that validate alone; None when none does. With `only` (one pass),
+    those types'; the other types' lists are left unread, as `PassDraft` leaves them.
 
     An answer of which nothing holds fails as before: an empty list would read as "the article
     reports no event".
@@ -96,7 +94,7 @@ def salvage(
         _drop_last_record(parsed)
     kept: dict[str, list[Any]] = {}
     lost: list[str] = []
-    kinds = [kind for kind in RECORD_KINDS if only in (None, kind.type)]
+    kinds = [kind for kind in RECORD_KINDS if only is None or kind.type in only]
     for kind in kinds:
         items = parsed.get(kind.field)
         kept[kind.field] = []

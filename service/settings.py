@@ -56,14 +56,23 @@ class TokenLimitParam(StrEnum):
 
 
 class Passes(StrEnum):
-    """How many model calls read one chunk: one for every type, or one per record type."""
+    """How many model calls read one chunk: one for every type, one per pair of types, or one
+    per type. A call is given only its types' schema, for models served with a small prompt
+    budget; links between records of types in different calls are lost (a call sees only its
+    own records)."""
 
     ONE = "one"
     """One call answers every type the request asks for."""
+    PAIRS = "pairs"
+    """Two types a call, in the order of `RECORD_KINDS`: invitations with meetings, declarations
+    with funding asks. About half the schema tokens before the article."""
     PER_TYPE = "per-type"
-    """One call per type asked for, each given only that type's schema: about a third of the
-    schema tokens before the article, for models served with a small prompt budget. Links
-    between records of different types are lost (each call sees only its own records)."""
+    """One call per type asked for: about a third of the schema tokens before the article."""
+
+    @property
+    def types_a_call(self) -> int | None:
+        """How many types one call reads; None for every type."""
+        return {Passes.ONE: None, Passes.PAIRS: 2, Passes.PER_TYPE: 1}[self]
 
 
 class InjectionPolicy(StrEnum):

@@ -1,5 +1,5 @@
-"""Ask the model for the records in one chunk: of every type asked for, or of one (a per-type
-pass, `Settings.passes`)."""
+"""Ask the model for the records in one chunk: of every type asked for, or of some (one pass,
+`Settings.passes`)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from openai.types.chat import ChatCompletionMessageParam
 from attache.pipeline.chunk import Chunk
 from attache.prompts import Prompt
 from attache.salvage import Drafted
-from attache.schemas import ExtractionRequest, RecordType
-from attache.schemas.records import EVIDENCE_CHECK, EvidenceCheck
+from attache.schemas import ExtractionRequest
+from attache.schemas.records import EVIDENCE_CHECK, EvidenceCheck, TypeGroup
 
 
 class DraftSource(Protocol):
@@ -22,18 +22,18 @@ class DraftSource(Protocol):
     """
 
     async def extract(
-        self, messages: list[ChatCompletionMessageParam], only: RecordType | None = None
+        self, messages: list[ChatCompletionMessageParam], only: TypeGroup | None = None
     ) -> Drafted:
-        """The draft; with `only`, the model is given that type's schema and the draft holds
-        that type's records alone."""
+        """The draft; with `only`, the model is given those types' schema and the draft holds
+        those types' records alone."""
         ...
 
 
 def messages_for(
-    prompt: Prompt, chunk: Chunk, request: ExtractionRequest, only: RecordType | None = None
+    prompt: Prompt, chunk: Chunk, request: ExtractionRequest, only: TypeGroup | None = None
 ) -> list[ChatCompletionMessageParam]:
     published_at = request.published_at.isoformat() if request.published_at else None
-    types: list[str] = sorted(request.types) if only is None else [only]
+    types: list[str] = sorted(request.types if only is None else only)
     return [
         {"role": "system", "content": prompt.system},
         {
@@ -50,7 +50,7 @@ async def call(
     request: ExtractionRequest,
     check: EvidenceCheck,
     *,
-    only: RecordType | None = None,
+    only: TypeGroup | None = None,
 ) -> Drafted:
     """One model call, for the types `request` asks for or for `only`; answers whose quotes
     `check` rejects are re-asked."""

@@ -5,6 +5,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
 from attache.evals.fixtures import Gold
 from attache.schemas import ExtractionDraft, ExtractionResponse, RecordType
 from attache.schemas.records import RECORD_KINDS, ByType, draft_of
@@ -72,11 +75,22 @@ def test_records_iterates_every_list_in_table_order(
 def test_a_pass_answer_is_named_after_its_list_and_drops_the_other_lists() -> None:
     names = [draft_of(kind).__name__ for kind in RECORD_KINDS]
     assert names == ["Invitations", "Meetings", "Declarations", "FundingAsks"]
+    assert draft_of(*RECORD_KINDS[2:]).__name__ == "DeclarationsFundingAsks"
+    assert (
+        draft_of(*RECORD_KINDS[2:]).__doc__
+        == "Every declaration and funding ask the article reports."
+    )
     meetings = next(kind for kind in RECORD_KINDS if kind.type is RecordType.MEETING)
     # Another type's list, even one that would fail validation, is not read.
     answer = draft_of(meetings).model_validate({"meetings": [], "invitations": [{"ref": "R1"}]})
     assert isinstance(answer, ExtractionDraft)
     assert answer.records == []
+    pair = draft_of(*RECORD_KINDS[:2]).model_validate(
+        {"meetings": [], "invitations": [], "declarations": [{"ref": "R1"}]}
+    )
+    assert pair.records == []
+    with pytest.raises(ValidationError):
+        draft_of(*RECORD_KINDS[:2]).model_validate({"meetings": [{"ref": "R1"}]})
 
 
 def test_the_detector_finds_a_list_of_types() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -193,64 +194,94 @@ async def test_a_long_article_is_assembled_off_the_event_loop_with_the_same_reco
     assert all(e.start is not None for r in long.records for e in r.evidence)
 
 
-async def test_per_type_passes_ask_each_type_with_its_schema_alone_and_merge_the_answers(
+# Each way of passing: its calls' tool names, and the types each call reads.
+PASSES = {
+    "per-type": (
+        ["Invitations", "Meetings", "Declarations", "FundingAsks"],
+        [[kind] for kind in RECORD_KINDS],
+    ),
+    "pairs": (
+        ["InvitationsMeetings", "DeclarationsFundingAsks"],
+        [list(RECORD_KINDS[:2]), list(RECORD_KINDS[2:])],
+    ),
+}
+
+
+@pytest.mark.parametrize("passes", list(PASSES))
+async def test_passes_ask_each_group_of_types_with_its_schema_alone_and_merge_the_answers(
+    passes: str,
     make_settings: SettingsFactory,
     upstream: respx.MockRouter,
     board_of_peace: Article,
     board_of_peace_answer: dict[str, Any],
 ) -> None:
     # The fake answers every pass with every type's records, as a small model without a
-    # grammar might: each pass must keep its own type's only.
+    # grammar might: each pass must keep its own types' only. One more link, from the second
+    # meeting to the first invitation, lies within a pair.
+    answer = copy.deepcopy(board_of_peace_answer)
+    answer["meetings"][1]["links"] = [{"relation": "follows", "target_ref": "R1"}]
     sent: list[dict[str, Any]] = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
+    def respond(request: httpx.Request) -> httpx.Response:
         sent.append(json.loads(request.content))
-        return ok(board_of_peace_answer)
+        return ok(answer)
 
-    upstream.post(COMPLETIONS).mock(side_effect=answer)
+    upstream.post(COMPLETIONS).mock(side_effect=respond)
     async with Extractor.open(make_settings()) as extractor:
         whole = await extractor.extract(board_of_peace.request())
     # One call at a time: the passes then go in RECORD_KINDS order.
-    per_type = make_settings(passes="per-type", chunk_concurrency=1)
-    async with Extractor.open(per_type) as extractor:
-        passes = await extractor.extract(board_of_peace.request())
+    async with Extractor.open(make_settings(passes=passes, chunk_concurrency=1)) as extractor:
+        passed = await extractor.extract(board_of_peace.request())
 
+    names, groups = PASSES[passes]
     asked = sent[1:]
     tools = [body["tools"][0]["function"] for body in asked]
-    assert [tool["name"] for tool in tools] == [
-        "Invitations", "Meetings", "Declarations", "FundingAsks",
-    ]  # fmt: skip
-    for tool, kind in zip(tools, RECORD_KINDS, strict=True):
-        assert list(tool["parameters"]["properties"]) == [kind.field]
+    assert [tool["name"] for tool in tools] == names
+    for tool, group in zip(tools, groups, strict=True):
+        assert list(tool["parameters"]["properties"]) == [kind.field for kind in group]
     users = [body["messages"][-1]["content"] for body in asked]
     assert [u.splitlines()[0] for u in users] == [
-        f"Extract these record types: {kind.type.value}." for kind in RECORD_KINDS
+        f"Extract these record types: {', '.join(kind.type.value for kind in group)}."
+        for group in groups
     ]
-    assert passes.usage.upstream_calls == passes.usage.completions == 4
+    assert passed.usage.upstream_calls == passed.usage.completions == len(groups)
 
     def unlinked(response: ExtractionResponse) -> list[dict[str, Any]]:
         return [r.model_dump(exclude={"links"}) for r in response.records]
 
-    # The same records, ids and evidence; only the links across types are gone.
-    assert unlinked(passes) == unlinked(whole)
-    assert [r.links for r in whole.records if r.links]
-    assert not [r.links for r in passes.records if r.links]
-    dropped = [w for w in passes.warnings if w.code == "link_dropped"]
-    assert {w.record_id for w in dropped} == {"dcl-1", "fund-1"}
-    assert not [w for w in passes.warnings if w.code == "duplicate_merged"]
+    def linked(response: ExtractionResponse) -> set[str]:
+        return {r.id for r in response.records if r.links}
+
+    # The same records, ids and evidence; only the links across passes are gone.
+    assert unlinked(passed) == unlinked(whole)
+    assert linked(whole) == {"mtg-2", "dcl-1", "fund-1"}
+    assert linked(passed) == ({"mtg-2"} if passes == "pairs" else set())
+    dropped = {w.record_id for w in passed.warnings if w.code == "link_dropped"}
+    assert dropped == linked(whole) - linked(passed)
+    assert not [w for w in passed.warnings if w.code == "duplicate_merged"]
 
 
-async def test_per_type_passes_call_only_for_the_types_asked(
+@pytest.mark.parametrize(
+    ("passes", "types", "calls"),
+    [
+        ("per-type", {RecordType.MEETING, RecordType.FUNDING_ASK}, 2),
+        ("pairs", {RecordType.MEETING, RecordType.FUNDING_ASK}, 2),
+        ("pairs", {RecordType.INVITATION, RecordType.MEETING}, 1),
+        ("pairs", {RecordType.INVITATION, RecordType.MEETING, RecordType.DECLARATION}, 2),
+    ],
+)
+async def test_passes_call_only_for_the_types_asked(
+    passes: str,
+    types: set[RecordType],
+    calls: int,
     make_settings: SettingsFactory,
     upstream: respx.MockRouter,
     board_of_peace: Article,
     board_of_peace_answer: dict[str, Any],
 ) -> None:
     route = upstream.post(COMPLETIONS).mock(return_value=ok(board_of_peace_answer))
-    request = board_of_peace.request().model_copy(
-        update={"types": frozenset({RecordType.MEETING, RecordType.FUNDING_ASK})}
-    )
-    async with Extractor.open(make_settings(passes="per-type")) as extractor:
+    request = board_of_peace.request().model_copy(update={"types": frozenset(types)})
+    async with Extractor.open(make_settings(passes=passes)) as extractor:
         response = await extractor.extract(request)
-    assert route.call_count == 2
-    assert {r.record_type for r in response.records} == {"meeting", "funding_ask"}
+    assert route.call_count == calls
+    assert {r.record_type for r in response.records} == types

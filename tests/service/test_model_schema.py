@@ -27,8 +27,15 @@ from attache.schemas.records import RECORD_KINDS
 from tests.evals.synthetic import gold_as_draft
 
 FACING = model_facing(ExtractionDraft.model_json_schema())
-# What a call sends: the whole draft's schema, or one type's in a per-type pass.
-SENT = {"whole": FACING} | {kind.field: only(FACING, kind.field) for kind in RECORD_KINDS}
+# What a call sends: the whole draft's schema, or its types' in a pass (one type, or a pair).
+SENT = (
+    {"whole": FACING}
+    | {kind.field: only(FACING, kind.field) for kind in RECORD_KINDS}
+    | {
+        "+".join(k.field for k in pair): only(FACING, *(k.field for k in pair))
+        for pair in (RECORD_KINDS[:2], RECORD_KINDS[2:])
+    }
+)
 each_schema = pytest.mark.parametrize("schema", list(SENT.values()), ids=list(SENT))
 
 

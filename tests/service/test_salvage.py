@@ -49,7 +49,7 @@ def test_a_record_that_fails_is_left_out_and_named_the_others_kept() -> None:
 def test_a_per_type_pass_keeps_its_type_and_leaves_the_others_unread() -> None:
     answer = broken(("meetings", 0), "status")
     answer["invitations"] = "not a list"  # not this pass's: not its fault either
-    kept = salvage(json.dumps(answer), only=RecordType.MEETING)
+    kept = salvage(json.dumps(answer), only=(RecordType.MEETING,))
     assert kept is not None
     assert [r.model_dump() for r in kept.draft.records] == [
         r.model_dump() for r in ExtractionDraft.model_validate(ANSWER).meetings[1:]
