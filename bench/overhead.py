@@ -23,18 +23,16 @@ the table gives the median of the rounds. CPU time, not wall time, because the c
 shared with other jobs; it still rises when they are busy, so compare within one run.
 
 Then, on attache alone: `/health` latency, probed every 20 ms by a separate process while 200
-extractions are in flight (fake at 500 ms, the concurrency limit raised); throughput of
-`attache serve --workers 1` against `--workers 2` at 0 ms, 64 at once, for the story and for it
-repeated to about 30,000 characters, with the most two cores allow when the load generator and
-the fake take their share of them; and CPU per 1,000
+extractions are in flight (fake at 500 ms, the concurrency limit raised); and CPU per 1,000
 characters for a ~5,000 and a ~100,000-character article (the story repeated, so every quote
-of the answer is still in it), with the number of chunks and upstream calls.
+of the answer is still in it), with the number of chunks and upstream calls. Throughput with
+1 and 2 workers is `bench.workers`: it needs a load generator and a fake that take next to
+none of the two cores.
 
 The load generator writes each request as bytes prepared once, on keep-alive connections, and
 reads the answers with a minimal HTTP/1.1 reader (`_Connection`): on 2 shared cores every
 millisecond it spends is one the server under test does not get (httpx took 2 to 3 ms a
-request). The workers comparison opens a connection per request instead, so that the kernel
-deals requests out to the worker processes as they come.
+request).
 
 The run is bounded (request counts and timeouts) and every process it starts is killed on the
 way out, Ctrl-C and errors included. No timing here is asserted by a test.
@@ -85,8 +83,6 @@ PROBE_INTERVAL_S = 0.02
 ERRORS_SEEN: list[str] = []
 # Requests each server answers before a measurement: imports, schema builds, pools, caches.
 WARMUP = 20
-# The longer article of the workers comparison: the story repeated to about this length.
-WORKERS_LONGER_CHARS = 30_000
 
 log = logging.getLogger("bench.overhead")
 
@@ -379,14 +375,13 @@ async def _chunked(reader: asyncio.StreamReader) -> bytes:
     return b"".join(parts)
 
 
-def _post_request(url: str, payload: bytes, *, keep_alive: bool) -> tuple[str, int, bytes]:
+def _post_request(url: str, payload: bytes) -> tuple[str, int, bytes]:
     """The host, the port and the bytes of `POST {url}/v1/extractions` carrying `payload`."""
     address = httpx.URL(url)
     host, port = address.host, address.port or 80
     head = (
         f"POST /v1/extractions HTTP/1.1\r\nHost: {host}:{port}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
-        f"{'' if keep_alive else 'Connection: close' + chr(13) + chr(10)}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
     )
     return host, port, head.encode("ascii") + payload
 
@@ -397,21 +392,15 @@ async def load(
     body: dict[str, Any],
     count: int,
     concurrency: int,
-    *,
-    keep_alive: bool = True,
 ) -> Run:
-    """`count` requests, `concurrency` at a time, each recorded; any status is kept.
-
-    Without `keep_alive` each request comes on a connection of its own, so that the kernel
-    deals them out to the server's worker processes as they come: kept alive, a connection
-    stays with whichever worker accepted it, and 64 opened at once are seldom split evenly."""
+    """`count` requests, `concurrency` at a time, each recorded; any status is kept."""
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     last = b""
     errors: list[str] = []
     todo = iter(range(count))
     payload = json.dumps(body).encode()
-    host, port, request = _post_request(server.url, payload, keep_alive=keep_alive)
+    host, port, request = _post_request(server.url, payload)
 
     async def worker() -> None:
         nonlocal last
@@ -652,62 +641,6 @@ def health_table(results: list[HealthRound], in_flight: int) -> list[str]:
     return out
 
 
-# --- attache alone: workers ------------------------------------------------------------------
-
-
-async def workers_scaling(
-    procs: Processes, fake: Server, body: dict[str, Any], count: int, rounds: int
-) -> dict[int, list[Run]]:
-    runs: dict[int, list[Run]] = {1: [], 2: []}
-    await set_delay(fake, 0)
-    for round_ in range(rounds):
-        for workers in (1, 2) if round_ % 2 == 0 else (2, 1):
-            server = await start_server(procs, "attache", "tools", fake, workers=workers)
-            try:
-                # Enough at once that both workers take connections and warm up.
-                await load(server, fake, body, WARMUP * workers, 8, keep_alive=False)
-                run = await load(server, fake, body, count, 64, keep_alive=False)
-            finally:
-                procs.stop(server.proc)
-            runs[workers].append(run)
-            log.info("workers %d round %d: %.1f req/s", workers, round_ + 1, run.per_second)
-    return runs
-
-
-def workers_table(runs: dict[int, list[Run]]) -> list[str]:
-    out = [
-        "| workers | rounds | requests | errors | req/s (each round) | median req/s | "
-        "CPU ms/req (all processes) | load generator + fake CPU ms/req | p50 ms | p99 ms |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for workers, rs in runs.items():
-        out.append(
-            f"| {workers} | {len(rs)} | {rs[0].requests} | {sum(r.errors for r in rs)} | "
-            f"{', '.join(f'{r.per_second:.1f}' for r in rs)} | "
-            f"{statistics.median(r.per_second for r in rs):.1f} | "
-            f"{statistics.median(r.cpu_ms_per_request for r in rs):.1f} | "
-            f"{statistics.median(r.others_cpu_ms_per_request for r in rs):.1f} | "
-            f"{statistics.median(percentile(r.latencies_ms, 0.5) for r in rs):.0f} | "
-            f"{statistics.median(percentile(r.latencies_ms, 0.99) for r in rs):.0f} |"
-        )
-    return out
-
-
-def workers_scale(runs: dict[int, list[Run]]) -> float:
-    return statistics.median(r.per_second for r in runs[2]) / statistics.median(
-        r.per_second for r in runs[1]
-    )
-
-
-def workers_ceiling(runs: dict[int, list[Run]]) -> float:
-    """The scaling two cores allow at most when the load generator and the fake run on them
-    too: one worker has a core to itself at best, two share both with the others' CPU."""
-    two = runs[2]
-    own = statistics.median(r.cpu_ms_per_request for r in two)
-    others = statistics.median(r.others_cpu_ms_per_request for r in two)
-    return 2 * own / (own + others)
-
-
 # --- attache alone: article length -----------------------------------------------------------
 
 
@@ -823,7 +756,6 @@ class Options:
     scenarios: list[Scenario]
     rounds: int
     in_flight: int
-    workers_requests: int
     length_counts: tuple[int, int]
     markdown: Path | None
     skip: set[str]
@@ -884,43 +816,6 @@ async def run(procs: Processes, options: Options, argv: Sequence[str]) -> list[s
             f"p99 {p99:.1f} ms, max {peak:.1f} ms"
         )
 
-    if "workers" not in options.skip:
-        out += ["### attache serve --workers 1 and 2 (tools, upstream 0 ms, 64 at once)", ""]
-        if has_workers:
-            # The story, and a longer article whose requests leave the load generator and the
-            # fake a smaller share of the two cores they share with the workers.
-            longer = repeated(article, round(WORKERS_LONGER_CHARS / len(article.text)))
-            factors = []
-            for label, request, count in (
-                ("the story", body, options.workers_requests),
-                (
-                    f"{len(longer.text):,} characters",
-                    longer.request_json(),
-                    options.workers_requests,
-                ),
-            ):
-                scaling = await workers_scaling(procs, fake, request, count, options.rounds)
-                factor, ceiling = workers_scale(scaling), workers_ceiling(scaling)
-                factors.append((label, factor, ceiling))
-                out += [
-                    f"{label.capitalize()}:",
-                    "",
-                    *workers_table(scaling),
-                    "",
-                    f"Scaling 1 -> 2 workers: {factor:.2f}x; at most {ceiling:.2f}x on these "
-                    "cores (2 x the workers' CPU a request / theirs plus the load generator's "
-                    "and the fake's)",
-                    "",
-                ]
-            met = all(factor >= 1.7 for _, factor, _ in factors)
-            targets.append(
-                f"- throughput x >= 1.7 from 1 to 2 workers: {'met' if met else 'missed'}; "
-                + "; ".join(f"{label} {f:.2f}x (at most {c:.2f}x)" for label, f, c in factors)
-            )
-        else:
-            out += ["Not run: `attache serve --help` lists no `--workers` in this build.", ""]
-            targets.append("- workers scaling: not measured (no `attache serve --workers` yet)")
-
     if "length" not in options.skip:
         rows = await length_scaling(procs, fake, article, options.length_counts, one)
         out += [
@@ -951,11 +846,10 @@ def parse(argv: Sequence[str]) -> Options:
     parser.add_argument("--requests-serial", type=int, help="Requests one at a time [100; 20].")
     parser.add_argument("--requests-concurrent", type=int, help="Requests 64 at once [200; 64].")
     parser.add_argument("--in-flight", type=int, default=200, help="Extractions during /health.")
-    parser.add_argument("--workers-requests", type=int, help="Requests per workers run [400; 128].")
     parser.add_argument(
         "--skip",
         default="",
-        help="Comma-separated parts to leave out: table,health,workers,length.",
+        help="Comma-separated parts to leave out: table,health,length.",
     )
     parser.add_argument("--markdown", type=Path, help="Also write the report to this file.")
     args = parser.parse_args(argv)
@@ -974,7 +868,6 @@ def parse(argv: Sequence[str]) -> Options:
         ],
         rounds=args.rounds or (1 if quick else 3),
         in_flight=args.in_flight,
-        workers_requests=args.workers_requests or (128 if quick else 400),
         length_counts=(10, 3) if quick else (30, 8),
         markdown=args.markdown,
         skip={s for s in args.skip.split(",") if s},
