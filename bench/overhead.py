@@ -83,6 +83,8 @@ PROBE_INTERVAL_S = 0.02
 ERRORS_SEEN: list[str] = []
 # Requests each server answers before a measurement: imports, schema builds, pools, caches.
 WARMUP = 20
+# httpcore closes a connection idle this long (httpx's default `keepalive_expiry`), plus 1 s.
+KEEPALIVE_EXPIRY_S = 6.0
 
 log = logging.getLogger("bench.overhead")
 
@@ -499,6 +501,13 @@ async def side_by_side(
             for server in servers:
                 await load(server, fake, body, WARMUP, 4)
             for round_ in range(rounds):
+                if round_:
+                    # Each round ends with a server's 64-at-once run and the next starts with
+                    # the same server one request at a time (the order alternates). httpcore's
+                    # pool checks every idle connection, a system call each, whenever it hands
+                    # out or takes back one: with the 64 left by that run, until they expire,
+                    # a request cost up to twice its CPU. Let them expire first.
+                    await asyncio.sleep(KEEPALIVE_EXPIRY_S)
                 for scenario in scenarios:
                     await set_delay(fake, scenario.delay_ms)
                     # Alternate the order so neither server always follows the same neighbour.
