@@ -23,14 +23,13 @@ import contextlib
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 import httpx
 
 from attache.errors import AttacheError
 from attache.extractor import Extractor, request_for
-from attache.schemas.records import RECORD_KINDS
 from attache.settings import ModelMode, Passes, Settings
+from tests.fakes import EMPTY_ANSWER, completion
 
 ARTICLE = "A."
 
@@ -38,7 +37,8 @@ ARTICLE = "A."
 class Probe(httpx.AsyncBaseTransport):
     """Sends each request on with an output cap of 1 and notes the prompt tokens counted."""
 
-    def __init__(self) -> None:
+    def __init__(self, mode: ModelMode) -> None:
+        self.mode = mode
         self.network = httpx.AsyncHTTPTransport()
         self.counts: list[int | None] = []
 
@@ -50,23 +50,11 @@ class Probe(httpx.AsyncBaseTransport):
         response = await self.network.handle_async_request(sent)
         answer = json.loads(await response.aread()) if response.status_code == 200 else {}
         self.counts.append((answer.get("usage") or {}).get("prompt_tokens"))
-        return httpx.Response(200, json=_empty_answer(body))
+        # "No records", shaped as the mode answers (a tool call, content, a fenced block).
+        return httpx.Response(200, json=completion(EMPTY_ANSWER, mode=self.mode))
 
     async def aclose(self) -> None:
         await self.network.aclose()
-
-
-def _empty_answer(body: dict[str, Any]) -> dict[str, Any]:
-    """A completion saying "no records", shaped as the request asks (tool call or content)."""
-    empty = json.dumps({kind.field: [] for kind in RECORD_KINDS})
-    message: dict[str, Any] = {"role": "assistant", "content": empty}
-    if tools := body.get("tools"):
-        name = tools[0]["function"]["name"]
-        call = {"id": "probe", "type": "function", "function": {"name": name, "arguments": empty}}
-        message = {"role": "assistant", "content": None, "tool_calls": [call]}
-    choice = {"index": 0, "finish_reason": "stop", "message": message}
-    return {"id": "probe", "object": "chat.completion", "created": 0, "model": body["model"],
-            "choices": [choice], "usage": {"prompt_tokens": 0, "completion_tokens": 0}}  # fmt: skip
 
 
 async def counts(
@@ -86,7 +74,7 @@ async def counts(
         chunk_concurrency=1,
         cache_url="off",
     )
-    probe = Probe()
+    probe = Probe(settings.mode)
     async with Extractor.open(settings, transport=probe) as extractor:
         # The counts already taken stand; a request the server refused counts as None.
         with contextlib.suppress(AttacheError):

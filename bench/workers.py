@@ -40,7 +40,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,11 +198,9 @@ async def measure(
             cpu_s(nginx.server.proc.pid),
             children_cpu_s(),
         )
-        started = time.perf_counter()
         summary = await asyncio.to_thread(
             wrk, server.url, body, script, options.seconds, options.connections
         )
-        seconds = time.perf_counter() - started
         attache_cpu = cpu_s(server.proc.pid) - cpu_before
         # wrk has been reaped by now: its CPU is in this process's children's.
         others = cpu_s(nginx.server.proc.pid) - nginx_before + children_cpu_s() - wrk_before
@@ -213,8 +210,8 @@ async def measure(
     return Run(
         workers=workers,
         requests=summary["requests"],
-        # wrk's own clock for the rate; the wall time above includes starting wrk.
-        seconds=summary["duration_us"] / 1e6 if summary["duration_us"] else seconds,
+        # wrk's own clock: the time it sent load, without its start.
+        seconds=summary["duration_us"] / 1e6,
         attache_cpu_s=attache_cpu,
         others_cpu_s=others,
         upstream_calls=calls,
