@@ -5,17 +5,25 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import instructor
 import openai
 import pytest
 import respx
+from hypothesis import given
+from hypothesis import strategies as st
 from instructor.v2.core import patch as instructor_patch
+from instructor.v2.core.providers import Provider
+from instructor.v2.core.registry import mode_registry
+from instructor.v2.providers.openai import handlers as instructor_handlers
 from instructor.v2.validation import async_validators
 from pydantic.json_schema import GenerateJsonSchema
 
+from attache.client import _answer_model
 from attache.evals.corpus import Article
 from attache.extractor import Extractor
 from attache.model_schema import model_facing
-from attache.schemas import ExtractionDraft, ExtractionRequest
+from attache.prompts import load
+from attache.schemas import ExtractionDraft, ExtractionRequest, RecordType
 from attache.settings import ModelMode, Settings
 from tests.conftest import SettingsFactory
 from tests.fakes import BASE_URL, COMPLETIONS, ok
@@ -122,3 +130,77 @@ async def test_the_json_modes_give_the_model_facing_schema_as_compact_json_in_th
         model_facing(ExtractionDraft.model_json_schema()), separators=(",", ":"), ensure_ascii=False
     )
     assert system.count(compact) == 1
+
+
+_PREPARED_ONCE: dict[instructor.Mode, type[Any]] = {
+    instructor.Mode.JSON: instructor_handlers.OpenAIJSONHandler,
+    instructor.Mode.MD_JSON: instructor_handlers.OpenAIMDJSONHandler,
+    instructor.Mode.JSON_SCHEMA: instructor_handlers.OpenAIJSONSchemaHandler,
+}
+_ANSWER_MODELS = [
+    _answer_model(None),
+    _answer_model((RecordType.MEETING,)),
+    _answer_model((RecordType.INVITATION, RecordType.MEETING)),
+]
+_PLAIN = st.text(st.characters(codec="utf-8"), max_size=200)
+_CONVERSATIONS = st.one_of(
+    # What attache sends: the prompt's system message and a user message.
+    st.builds(
+        lambda user: [
+            {"role": "system", "content": load().system},
+            {"role": "user", "content": user},
+        ],
+        _PLAIN,
+    ),
+    # Anything else goes to instructor's handler as it is.
+    st.lists(
+        st.builds(
+            lambda role, content: {"role": role, "content": content},
+            st.sampled_from(["system", "user", "assistant"]),
+            _PLAIN,
+        ),
+        max_size=4,
+    ),
+)
+
+
+@pytest.mark.parametrize("mode", list(_PREPARED_ONCE))
+@given(
+    model=st.sampled_from(_ANSWER_MODELS),
+    messages=_CONVERSATIONS,
+    stream=st.booleans(),
+)
+def test_the_json_modes_prepare_a_call_as_instructors_own_handler_does(
+    mode: instructor.Mode,
+    model: type[ExtractionDraft],
+    messages: list[dict[str, Any]],
+    stream: bool,
+) -> None:
+    registered = mode_registry.get_handlers(Provider.OPENAI, mode).request_handler
+    own = _PREPARED_ONCE[mode]()
+    kwargs = {"messages": messages, "max_tokens": 10, **({"stream": True} if stream else {})}
+    assert registered(model, dict(kwargs)) == own.prepare_request(model, dict(kwargs))
+
+
+@pytest.mark.parametrize("mode", list(_PREPARED_ONCE))
+def test_the_json_modes_build_their_instructions_once(
+    mode: instructor.Mode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registered = mode_registry.get_handlers(Provider.OPENAI, mode).request_handler
+    model = _answer_model((RecordType.DECLARATION,))
+    system = {"role": "system", "content": load().system}
+    registered(model, {"messages": [system, {"role": "user", "content": "warm"}]})
+    asked: list[type[ExtractionDraft]] = []
+    schema = model.model_json_schema
+
+    def counted() -> dict[str, Any]:
+        asked.append(model)
+        return schema()
+
+    monkeypatch.setattr(model, "model_json_schema", counted)
+    for text in ("one", "two"):
+        _, prepared = registered(model, {"messages": [system, {"role": "user", "content": text}]})
+        assert prepared["messages"][1]["content"].startswith(text)
+    assert asked == []
+    registered(model, {"messages": [{"role": "user", "content": "no system message"}]})
+    assert asked == [model]
