@@ -14,7 +14,9 @@ read from /proc; the model is a local fake OpenAI-compatible server, a process t
 
 and sends each the same load, upstream at 0 ms one at a time, at 0 ms 64 at once and at 200 ms
 64 at once, `--rounds` times in turn (so that noise from other jobs on the machine falls on all
-three alike). A row reports the server's CPU ms per request (utime + stime of the server
+three alike), each round with the three started afresh (two processes of the same code differ
+by a few per cent, by where their memory lies: the median is over as many processes as
+rounds). A row reports the server's CPU ms per request (utime + stime of the server
 process, and its children), requests per second, p50/p99 latency, any status but 200 (never
 hidden; the first bodies are listed under the tables), how many upstream calls each request
 cost, and the CPU the load generator and the fake took meanwhile (on 2 cores, what the server
@@ -83,8 +85,6 @@ PROBE_INTERVAL_S = 0.02
 ERRORS_SEEN: list[str] = []
 # Requests each server answers before a measurement: imports, schema builds, pools, caches.
 WARMUP = 20
-# httpcore closes a connection idle this long (httpx's default `keepalive_expiry`), plus 1 s.
-KEEPALIVE_EXPIRY_S = 6.0
 
 log = logging.getLogger("bench.overhead")
 
@@ -486,28 +486,26 @@ async def side_by_side(
 ) -> dict[tuple[str, str, Scenario], Cell]:
     cells: dict[tuple[str, str, Scenario], Cell] = {}
     for mode in modes:
-        servers = [
-            await start_server(
-                procs,
-                kind,
-                mode,
-                fake,
-                workers=1 if kind == "attache" and attache_workers_1 else None,
-            )
-            for kind in SERVERS
-        ]
-        try:
-            await set_delay(fake, 0)
-            for server in servers:
-                await load(server, fake, body, WARMUP, 4)
-            for round_ in range(rounds):
-                if round_:
-                    # Each round ends with a server's 64-at-once run and the next starts with
-                    # the same server one request at a time (the order alternates). httpcore's
-                    # pool checks every idle connection, a system call each, whenever it hands
-                    # out or takes back one: with the 64 left by that run, until they expire,
-                    # a request cost up to twice its CPU. Let them expire first.
-                    await asyncio.sleep(KEEPALIVE_EXPIRY_S)
+        for round_ in range(rounds):
+            # Fresh processes every round: two processes of the same code differ by 2 to 6 % in
+            # CPU a request (where their memory happens to lie), so a median over one process
+            # each would carry that into every ratio. Fresh, no server starts a round with the
+            # idle connections of its last 64-at-once run either (httpcore's pool checks every
+            # idle one, a system call each, whenever it hands out or takes back a connection).
+            servers = [
+                await start_server(
+                    procs,
+                    kind,
+                    mode,
+                    fake,
+                    workers=1 if kind == "attache" and attache_workers_1 else None,
+                )
+                for kind in SERVERS
+            ]
+            try:
+                await set_delay(fake, 0)
+                for server in servers:
+                    await load(server, fake, body, WARMUP, 4)
                 for scenario in scenarios:
                     await set_delay(fake, scenario.delay_ms)
                     # Alternate the order so neither server always follows the same neighbour.
@@ -528,9 +526,9 @@ async def side_by_side(
                             run.per_second,
                             run.errors,
                         )
-        finally:
-            for server in servers:
-                procs.stop(server.proc)
+            finally:
+                for server in servers:
+                    procs.stop(server.proc)
     return cells
 
 

@@ -8,7 +8,8 @@ of `bench.overhead` hours apart (on shared cores the same cell moves by a third 
 `REV` is checked out into a temporary git worktree and served from it (`PYTHONPATH`, with this
 checkout's installed dependencies: a revision that needs others fails to start, and says so),
 next to this checkout's attache and the bare handler of `bench.baselines`, all three against
-one fake upstream at 0 ms. Every round sends each server `--requests` requests,
+one fake upstream at 0 ms, started afresh every round. Every round sends each server
+`--requests` requests,
 `--concurrency` at a time, in turn, the order reversed every other round; the table gives each
 server's CPU ms per request (utime + stime, `/proc`) in every round, their median, and the
 ratio to the bare handler's median. No timing here is asserted by a test.
@@ -76,34 +77,24 @@ async def run(options: argparse.Namespace, argv: Sequence[str]) -> list[str]:
         checkout(options.revision) as earlier,
     ):
         procs = Processes(Path(logs))
+        cpu: dict[str, list[float]] = {}
         try:
             fake = await start_fake(procs)
-            servers: dict[str, Server] = {
-                "attache (this checkout)": await start_server(
-                    procs, "attache", options.mode, fake, workers=1, name="now"
-                ),
-                f"attache at {options.revision}": await start_server(
-                    procs,
-                    "attache",
-                    options.mode,
-                    fake,
-                    workers=1,
-                    pythonpath=earlier,
-                    name="then",
-                ),
-                "bare": await start_server(procs, "bare", options.mode, fake),
-            }
             await set_delay(fake, 0)
-            for server in servers.values():
-                await load(server, fake, body, WARMUP, 4)
-            cpu: dict[str, list[float]] = {name: [] for name in servers}
             for round_ in range(options.rounds):
+                # Fresh processes every round, as in `bench.overhead`: the median is over as
+                # many processes as rounds, not over where one process's memory happens to lie.
+                servers = await _servers(procs, fake, options, earlier)
+                for server in servers.values():
+                    await load(server, fake, body, WARMUP, 4)
                 order = list(servers.items())
                 for name, server in order if round_ % 2 == 0 else order[::-1]:
                     done = await load(server, fake, body, options.requests, options.concurrency)
                     if done.errors:
                         raise RuntimeError(f"{name}: {done.errors} failed requests")
-                    cpu[name].append(done.cpu_ms_per_request)
+                    cpu.setdefault(name, []).append(done.cpu_ms_per_request)
+                for server in servers.values():
+                    procs.stop(server.proc)
         finally:
             procs.stop_all()
     bare = statistics.median(cpu["bare"])
@@ -120,6 +111,20 @@ async def run(options: argparse.Namespace, argv: Sequence[str]) -> list[str]:
         median = statistics.median(values)
         out.append(f"| {name} | {rounds} | {median:.2f} | {median / bare:.2f} |")
     return out
+
+
+async def _servers(
+    procs: Processes, fake: Server, options: argparse.Namespace, earlier: Path
+) -> dict[str, Server]:
+    return {
+        "attache (this checkout)": await start_server(
+            procs, "attache", options.mode, fake, workers=1, name="now"
+        ),
+        f"attache at {options.revision}": await start_server(
+            procs, "attache", options.mode, fake, workers=1, pythonpath=earlier, name="then"
+        ),
+        "bare": await start_server(procs, "bare", options.mode, fake),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> None:
