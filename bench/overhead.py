@@ -14,9 +14,9 @@ read from /proc; the model is a local fake OpenAI-compatible server, a process t
 
 and sends each the same load, upstream at 0 ms one at a time, at 0 ms 64 at once and at 200 ms
 64 at once, `--rounds` times in turn (so that noise from other jobs on the machine falls on all
-three alike), each round with the three started afresh (two processes of the same code differ
-by a few per cent, by where their memory lies: the median is over as many processes as
-rounds). A row reports the server's CPU ms per request (utime + stime of the server
+three alike; one at a time, the servers take turns every 25 requests), each round with the
+three started afresh (two processes of the same code differ by a few per cent, by where their
+memory lies: the median is over as many processes as rounds). A row reports the server's CPU ms per request (utime + stime of the server
 process, and its children), requests per second, p50/p99 latency, any status but 200 (never
 hidden; the first bodies are listed under the tables), how many upstream calls each request
 cost, and the CPU the load generator and the fake took meanwhile (on 2 cores, what the server
@@ -85,6 +85,8 @@ PROBE_INTERVAL_S = 0.02
 ERRORS_SEEN: list[str] = []
 # Requests each server answers before a measurement: imports, schema builds, pools, caches.
 WARMUP = 20
+# Requests one at a time go to each server in slices of this many, the servers taking turns.
+SLICE = 25
 
 log = logging.getLogger("bench.overhead")
 
@@ -302,6 +304,20 @@ class Run:
     def errors(self) -> int:
         return sum(n for status, n in self.statuses.items() if status != 200)
 
+    @classmethod
+    def joined(cls, runs: Sequence[Run]) -> Run:
+        """The loads of `runs` as one."""
+        return cls(
+            requests=sum(r.requests for r in runs),
+            wall_s=sum(r.wall_s for r in runs),
+            cpu_s=sum(r.cpu_s for r in runs),
+            upstream_calls=sum(r.upstream_calls for r in runs),
+            latencies_ms=[ms for r in runs for ms in r.latencies_ms],
+            statuses=sum((r.statuses for r in runs), Counter()),
+            others_cpu_s=sum(r.others_cpu_s for r in runs),
+            last_body=runs[-1].last_body,
+        )
+
 
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest rank: p99 of 100 values is the 99th, not an interpolation."""
@@ -440,6 +456,30 @@ async def load(
     return run
 
 
+async def in_turn(
+    servers: Sequence[Server],
+    fake: Server,
+    body: dict[str, Any],
+    count: int,
+    concurrency: int,
+    *,
+    reverse: bool = False,
+) -> list[Run]:
+    """Each server's run of `count` requests, `concurrency` at a time, in the order of `servers`.
+
+    One at a time, the requests go in slices of `SLICE`, the servers taking turns, so that each
+    one's requests fall in the same seconds as the others' (the machine's speed moves by a third
+    within seconds); the order turns every slice, and starts reversed with `reverse`.
+    """
+    order = list(servers)[::-1] if reverse else list(servers)
+    sizes = [min(SLICE, count - done) for done in range(0, count, SLICE)]
+    runs: dict[str, list[Run]] = {server.name: [] for server in servers}
+    for n, size in enumerate(sizes if concurrency == 1 else [count]):
+        for server in order if n % 2 == 0 else order[::-1]:
+            runs[server.name].append(await load(server, fake, body, size, concurrency))
+    return [Run.joined(runs[server.name]) for server in servers]
+
+
 # --- the side-by-side table ------------------------------------------------------------------
 
 
@@ -509,12 +549,16 @@ async def side_by_side(
                 for scenario in scenarios:
                     await set_delay(fake, scenario.delay_ms)
                     # Alternate the order so neither server always follows the same neighbour.
-                    order = servers if round_ % 2 == 0 else servers[::-1]
-                    for server in order:
+                    runs = await in_turn(
+                        servers,
+                        fake,
+                        body,
+                        scenario.requests,
+                        scenario.concurrency,
+                        reverse=round_ % 2 == 1,
+                    )
+                    for server, run in zip(servers, runs, strict=True):
                         kind = server.name.split("-")[0]
-                        run = await load(
-                            server, fake, body, scenario.requests, scenario.concurrency
-                        )
                         cells.setdefault((mode, kind, scenario), Cell()).runs.append(run)
                         log.info(
                             "%s %s %s round %d: %.1f CPU ms/req, %.0f req/s, errors %d",

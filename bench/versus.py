@@ -9,8 +9,8 @@ of `bench.overhead` hours apart (on shared cores the same cell moves by a third 
 checkout's installed dependencies: a revision that needs others fails to start, and says so),
 next to this checkout's attache and the bare handler of `bench.baselines`, all three against
 one fake upstream at 0 ms, started afresh every round. Every round sends each server
-`--requests` requests,
-`--concurrency` at a time, in turn, the order reversed every other round; the table gives each
+`--requests` requests, `--concurrency` at a time, in turn (one at a time, in slices taken in
+turn: `bench.overhead.in_turn`), the order reversed every other round; the table gives each
 server's CPU ms per request (utime + stime, `/proc`) in every round, their median, and the
 ratio to the bare handler's median. No timing here is asserted by a test.
 """
@@ -38,6 +38,7 @@ from bench.overhead import (
     Server,
     git_revision,
     header,
+    in_turn,
     load,
     set_delay,
     start_fake,
@@ -87,9 +88,15 @@ async def run(options: argparse.Namespace, argv: Sequence[str]) -> list[str]:
                 servers = await _servers(procs, fake, options, earlier)
                 for server in servers.values():
                     await load(server, fake, body, WARMUP, 4)
-                order = list(servers.items())
-                for name, server in order if round_ % 2 == 0 else order[::-1]:
-                    done = await load(server, fake, body, options.requests, options.concurrency)
+                runs = await in_turn(
+                    list(servers.values()),
+                    fake,
+                    body,
+                    options.requests,
+                    options.concurrency,
+                    reverse=round_ % 2 == 1,
+                )
+                for name, done in zip(servers, runs, strict=True):
                     if done.errors:
                         raise RuntimeError(f"{name}: {done.errors} failed requests")
                     cpu.setdefault(name, []).append(done.cpu_ms_per_request)
