@@ -16,13 +16,14 @@ and sends each the same load, upstream at 0 ms one at a time, at 0 ms 64 at once
 64 at once, `--rounds` times in turn (so that noise from other jobs on the machine falls on all
 three alike; one at a time, the servers take turns every 25 requests), each round with the
 three started afresh (two processes of the same code differ by a few per cent, by where their
-memory lies: the median is over as many processes as rounds). A row reports the server's CPU ms per request (utime + stime of the server
-process, and its children), requests per second, p50/p99 latency, any status but 200 (never
-hidden; the first bodies are listed under the tables), how many upstream calls each request
-cost, and the CPU the load generator and the fake took meanwhile (on 2 cores, what the server
-could not have); the CPU ratio is to the bare handler's in the same mode and scenario, and
-the table gives the median of the rounds. CPU time, not wall time, because the cores are
-shared with other jobs; it still rises when they are busy, so compare within one run.
+memory lies: the median is over as many processes as rounds). A row reports the server's
+CPU ms per request (utime + stime of the server process, and its children), requests per
+second, p50/p99 latency, any status but 200 (never hidden; the first bodies are listed under
+the tables), how many upstream calls each request cost, and the CPU the load generator and the
+fake took meanwhile (on 2 cores, what the server could not have); the CPU ratio is to the
+bare handler's in the same mode and scenario, and the table gives the median of the rounds.
+CPU time, not wall time, because the cores are shared with other jobs; it still rises when
+they are busy, so compare within one run.
 
 Then, on attache alone: `/health` latency, probed every 20 ms by a separate process while 200
 extractions are in flight (fake at 500 ms, the concurrency limit raised); and CPU per 1,000
