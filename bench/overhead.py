@@ -1,7 +1,7 @@
 """Per-request overhead: attache against a bare handler and instructor alone, side by side.
 
     .venv/bin/python -m bench.overhead [--quick] [--rounds 3] [--modes tools,json_schema,json]
-        [--requests-serial 100] [--requests-concurrent 200] [--markdown PATH]
+        [--requests-serial 200] [--requests-concurrent 200] [--markdown PATH]
 
 Every server is a process of its own on 127.0.0.1 (uvicorn, one worker), so its CPU time can be
 read from /proc; the model is a local fake OpenAI-compatible server, a process too
@@ -288,6 +288,8 @@ class Run:
     """CPU of the load generator and the fake upstream: what the server did not get of the
     shared cores."""
     last_body: dict[str, Any] = field(default_factory=dict)
+    parts: list[Run] = field(default_factory=list)
+    """The slices it was sent in (`in_turn`), if it was."""
 
     @property
     def cpu_ms_per_request(self) -> float:
@@ -317,6 +319,7 @@ class Run:
             statuses=sum((r.statuses for r in runs), Counter()),
             others_cpu_s=sum(r.others_cpu_s for r in runs),
             last_body=runs[-1].last_body,
+            parts=list(runs),
         )
 
 
@@ -507,6 +510,23 @@ class Cell:
     def cpu(self) -> float:
         return self.median("cpu_ms_per_request")
 
+    def paired(self, other: Cell) -> list[float]:
+        """Its CPU a request over `other`'s, slice by slice (`in_turn`): each pair of slices was
+        sent within a second, so the ratio holds where the machine's speed moved between
+        slices. Empty where the runs were not sent in slices."""
+        return [
+            mine.cpu_ms_per_request / theirs.cpu_ms_per_request
+            for run, other_run in zip(self.runs, other.runs, strict=True)
+            for mine, theirs in zip(run.parts, other_run.parts, strict=True)
+            if theirs.cpu_s > 0
+        ]
+
+    def ratio(self, other: Cell) -> float:
+        """Its CPU a request over `other`'s: the median of the slice pairs where the runs
+        were sent in slices, else the ratio of the medians of the rounds."""
+        pairs = self.paired(other)
+        return statistics.median(pairs) if pairs else self.cpu / other.cpu
+
     @property
     def errors(self) -> Counter[int]:
         total: Counter[int] = Counter()
@@ -587,6 +607,9 @@ def side_by_side_tables(
         f"### CPU ms per request of the server process (x the bare handler), median of {rounds} "
         f"round(s)",
         "",
+        f"One at a time, the ratio is the median over pairs of slices of {SLICE} requests sent "
+        "one after the other (below); with 64 at once, the ratio of the medians.",
+        "",
         "| mode | server | " + " | ".join(s.label for s in scenarios) + " |",
         "|---|---|" + "---|" * len(scenarios),
     ]
@@ -595,8 +618,8 @@ def side_by_side_tables(
             row = []
             for scenario in scenarios:
                 cell = cells[(mode, kind, scenario)]
-                bare = cells[(mode, "bare", scenario)].cpu
-                row.append(f"{cell.cpu:.1f} ({cell.cpu / bare:.2f}x)")
+                ratio = cell.ratio(cells[(mode, "bare", scenario)])
+                row.append(f"{cell.cpu:.1f} ({ratio:.2f}x)")
             out.append(f"| {mode} | {kind} | " + " | ".join(row) + " |")
     out += [
         "",
@@ -608,7 +631,7 @@ def side_by_side_tables(
     ]
     for mode in modes:
         for scenario in scenarios:
-            bare = cells[(mode, "bare", scenario)].cpu
+            bare = cells[(mode, "bare", scenario)]
             for kind in SERVERS:
                 cell = cells[(mode, kind, scenario)]
                 cpus = [run.cpu_ms_per_request for run in cell.runs]
@@ -620,9 +643,30 @@ def side_by_side_tables(
                 )
                 out.append(
                     f"| {mode} | {kind} | {scenario.label} | {scenario.requests} | {errors} | "
-                    f"{cell.cpu:.1f} ({min(cpus):.1f}-{max(cpus):.1f}) | {cell.cpu / bare:.2f} | "
+                    f"{cell.cpu:.1f} ({min(cpus):.1f}-{max(cpus):.1f}) | {cell.ratio(bare):.2f} | "
                     f"{cell.median('per_second'):.1f} | {p50:.0f} | {p99:.0f} | {calls:.2f} | "
                     f"{cell.median('others_cpu_ms_per_request'):.1f} |"
+                )
+    serial = [s for s in scenarios if s.concurrency == 1]
+    if serial:
+        out += [
+            "",
+            f"### One at a time, slice by slice: CPU a request over the bare handler's, in "
+            f"pairs of slices of {SLICE} requests",
+            "",
+            "| mode | server | pairs | median | quartiles | min-max |",
+            "|---|---|---|---|---|---|",
+        ]
+        for mode in modes:
+            bare_cell = cells[(mode, "bare", serial[0])]
+            for kind in SERVERS[1:]:
+                pairs = cells[(mode, kind, serial[0])].paired(bare_cell)
+                if len(pairs) < 2:
+                    continue
+                q1, _, q3 = statistics.quantiles(pairs, n=4)
+                out.append(
+                    f"| {mode} | {kind} | {len(pairs)} | {statistics.median(pairs):.2f} | "
+                    f"{q1:.2f}-{q3:.2f} | {min(pairs):.2f}-{max(pairs):.2f} |"
                 )
     return out
 
@@ -836,7 +880,7 @@ async def run(procs: Processes, options: Options, argv: Sequence[str]) -> list[s
         out += side_by_side_tables(cells, options.modes, options.scenarios, options.rounds)
         worst = max(
             (
-                (cells[(m, "attache", s)].cpu / cells[(m, "bare", s)].cpu, m, s)
+                (cells[(m, "attache", s)].ratio(cells[(m, "bare", s)]), m, s)
                 for m in options.modes
                 for s in options.scenarios
             ),
@@ -895,7 +939,7 @@ def parse(argv: Sequence[str]) -> Options:
     parser.add_argument("--quick", action="store_true", help="Fewer requests and one round.")
     parser.add_argument("--rounds", type=int, help="Rounds of every measurement [3; quick: 1].")
     parser.add_argument("--modes", default=",".join(MODES), help="Instructor modes to compare.")
-    parser.add_argument("--requests-serial", type=int, help="Requests one at a time [100; 20].")
+    parser.add_argument("--requests-serial", type=int, help="Requests one at a time [200; 25].")
     parser.add_argument("--requests-concurrent", type=int, help="Requests 64 at once [200; 64].")
     parser.add_argument("--in-flight", type=int, default=200, help="Extractions during /health.")
     parser.add_argument(
@@ -906,7 +950,7 @@ def parse(argv: Sequence[str]) -> Options:
     parser.add_argument("--markdown", type=Path, help="Also write the report to this file.")
     args = parser.parse_args(argv)
     quick = args.quick
-    serial = args.requests_serial or (20 if quick else 100)
+    serial = args.requests_serial or (25 if quick else 200)
     concurrent = args.requests_concurrent or (64 if quick else 200)
     modes = [m for m in args.modes.split(",") if m]
     if unknown := set(modes) - set(MODES):
