@@ -238,14 +238,9 @@ class _PreparedOnce:
     def prepare_request(
         self, response_model: type[BaseModel] | None, kwargs: dict[str, Any]
     ) -> tuple[type[BaseModel] | None, dict[str, Any]]:
-        messages = kwargs.get("messages")
-        prepare = super().prepare_request  # type: ignore[misc]
+        messages: Any = kwargs.get("messages")
         if response_model is None or kwargs.get("stream") or not _system_then_user(messages):
-            prepared: tuple[type[BaseModel] | None, dict[str, Any]] = prepare(
-                response_model, kwargs
-            )
-            return prepared
-        assert messages is not None  # noqa: S101 - _system_then_user said so
+            return super().prepare_request(response_model, kwargs)  # type: ignore[misc, no-any-return]
         added, system, appended = self._added(response_model, messages[0]["content"])
         user = {"role": "user", "content": messages[1]["content"] + appended}
         return response_model, {**kwargs, **added, "messages": [dict(system), user]}
