@@ -223,12 +223,15 @@ async def start_server(
     workers: int | None = None,
     pythonpath: Path | None = None,
     name: str | None = None,
+    without: Sequence[str] = (),
 ) -> Server:
-    """`pythonpath`: import attache from there instead of this checkout (`bench.versus`)."""
+    """`pythonpath`: import attache from there instead of this checkout (`bench.versus`);
+    `without`: attache's stages to switch off (`bench.without`, for `bench.stages`)."""
     port = free_port()
     name = name or f"{kind}-{mode}" + (f"-w{workers}" if workers else "")
     if kind == "attache":
-        argv = [PYTHON, "-m", "attache", "serve"]
+        serve = ["bench.without", ",".join(without)] if without else ["attache", "serve"]
+        argv = [PYTHON, "-m", *serve]
         if workers is not None:
             argv += ["--workers", str(workers)]
         env = clean_env(
@@ -252,6 +255,8 @@ async def start_server(
         cwd = REPO
     if pythonpath is not None:
         env["PYTHONPATH"] = str(pythonpath)
+    elif without:
+        env["PYTHONPATH"] = str(REPO)  # bench is a package of the checkout, not installed
     proc = procs.start(name, argv, env, cwd)
     server = Server(name, f"http://127.0.0.1:{port}", proc)
     await wait_healthy(procs, name, server.url, proc)
