@@ -61,7 +61,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -538,6 +538,37 @@ class Cell:
         for run in self.runs:
             total.update({s: n for s, n in run.statuses.items() if s != 200})
         return total
+
+
+async def rounds_in_turn(
+    procs: Processes,
+    fake: Server,
+    body: dict[str, Any],
+    start: Callable[[], Awaitable[dict[str, Server]]],
+    *,
+    rounds: int,
+    requests: int,
+    concurrency: int,
+) -> dict[str, Cell]:
+    """Each server's runs, by name: every round the servers `start` gives, started afresh (the
+    median is over as many processes as rounds, not over where one process's memory happens to
+    lie), warmed up, then sent `requests` requests each, `concurrency` at a time, in turn
+    (`in_turn`), the order reversed every other round. A failed request ends the run."""
+    cells: dict[str, Cell] = {}
+    for round_ in range(rounds):
+        servers = await start()
+        for server in servers.values():
+            await load(server, fake, body, WARMUP, 4)
+        runs = await in_turn(
+            list(servers.values()), fake, body, requests, concurrency, reverse=round_ % 2 == 1
+        )
+        for name, done in zip(servers, runs, strict=True):
+            if done.errors:
+                raise RuntimeError(f"{name}: {done.errors} failed requests")
+            cells.setdefault(name, Cell()).runs.append(done)
+        for server in servers.values():
+            procs.stop(server.proc)
+    return cells
 
 
 async def side_by_side(

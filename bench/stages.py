@@ -35,13 +35,11 @@ from attache.evals.corpus import read_articles
 from bench.overhead import (
     BOARD_OF_PEACE,
     MODES,
-    WARMUP,
     Cell,
     Processes,
     Server,
     header,
-    in_turn,
-    load,
+    rounds_in_turn,
     set_delay,
     start_fake,
     start_server,
@@ -59,25 +57,20 @@ VARIANTS: tuple[tuple[str, ...], ...] = (
 
 async def run(options: argparse.Namespace, argv: Sequence[str]) -> list[str]:
     body = read_articles()[BOARD_OF_PEACE].request_json()
-    cells: dict[str, Cell] = {}
     with tempfile.TemporaryDirectory(prefix="bench-stages-") as logs:
         procs = Processes(Path(logs))
         try:
             fake = await start_fake(procs)
             await set_delay(fake, 0)
-            for round_ in range(options.rounds):
-                servers = await _servers(procs, fake, options.mode)
-                for server in servers.values():
-                    await load(server, fake, body, WARMUP, 4)
-                runs = await in_turn(
-                    list(servers.values()), fake, body, options.requests, 1, reverse=round_ % 2 == 1
-                )
-                for name, done in zip(servers, runs, strict=True):
-                    if done.errors:
-                        raise RuntimeError(f"{name}: {done.errors} failed requests")
-                    cells.setdefault(name, Cell()).runs.append(done)
-                for server in servers.values():
-                    procs.stop(server.proc)
+            cells = await rounds_in_turn(
+                procs,
+                fake,
+                body,
+                lambda: _servers(procs, fake, options.mode),
+                rounds=options.rounds,
+                requests=options.requests,
+                concurrency=1,
+            )
         finally:
             procs.stop_all()
     return _table(cells, options, argv)

@@ -33,14 +33,11 @@ from bench.overhead import (
     BOARD_OF_PEACE,
     MODES,
     REPO,
-    WARMUP,
-    Cell,
     Processes,
     Server,
     git_revision,
     header,
-    in_turn,
-    load,
+    rounds_in_turn,
     set_delay,
     start_fake,
     start_server,
@@ -79,30 +76,18 @@ async def run(options: argparse.Namespace, argv: Sequence[str]) -> list[str]:
         checkout(options.revision) as earlier,
     ):
         procs = Processes(Path(logs))
-        cells: dict[str, Cell] = {}
         try:
             fake = await start_fake(procs)
             await set_delay(fake, 0)
-            for round_ in range(options.rounds):
-                # Fresh processes every round, as in `bench.overhead`: the median is over as
-                # many processes as rounds, not over where one process's memory happens to lie.
-                servers = await _servers(procs, fake, options, earlier)
-                for server in servers.values():
-                    await load(server, fake, body, WARMUP, 4)
-                runs = await in_turn(
-                    list(servers.values()),
-                    fake,
-                    body,
-                    options.requests,
-                    options.concurrency,
-                    reverse=round_ % 2 == 1,
-                )
-                for name, done in zip(servers, runs, strict=True):
-                    if done.errors:
-                        raise RuntimeError(f"{name}: {done.errors} failed requests")
-                    cells.setdefault(name, Cell()).runs.append(done)
-                for server in servers.values():
-                    procs.stop(server.proc)
+            cells = await rounds_in_turn(
+                procs,
+                fake,
+                body,
+                lambda: _servers(procs, fake, options, earlier),
+                rounds=options.rounds,
+                requests=options.requests,
+                concurrency=options.concurrency,
+            )
         finally:
             procs.stop_all()
     bare = cells["bare"]
