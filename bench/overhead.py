@@ -541,33 +541,44 @@ class Cell:
 
 
 async def rounds_in_turn(
-    procs: Processes,
-    fake: Server,
-    body: dict[str, Any],
-    start: Callable[[], Awaitable[dict[str, Server]]],
+    start: Callable[[Processes, Server], Awaitable[dict[str, Server]]],
     *,
     rounds: int,
     requests: int,
     concurrency: int,
 ) -> dict[str, Cell]:
-    """Each server's runs, by name: every round the servers `start` gives, started afresh (the
-    median is over as many processes as rounds, not over where one process's memory happens to
-    lie), warmed up, then sent `requests` requests each, `concurrency` at a time, in turn
-    (`in_turn`), the order reversed every other round. A failed request ends the run."""
+    """Each server's runs, by name, against one fake upstream at 0 ms answering the Board of
+    Peace story: every round the servers `start` gives, started afresh (the median is over as
+    many processes as rounds, not over where one process's memory happens to lie), warmed up,
+    then sent `requests` requests each, `concurrency` at a time, in turn (`in_turn`), the order
+    reversed every other round. A failed request ends the run; every process goes with it."""
+    body = read_articles()[BOARD_OF_PEACE].request_json()
     cells: dict[str, Cell] = {}
-    for round_ in range(rounds):
-        servers = await start()
-        for server in servers.values():
-            await load(server, fake, body, WARMUP, 4)
-        runs = await in_turn(
-            list(servers.values()), fake, body, requests, concurrency, reverse=round_ % 2 == 1
-        )
-        for name, done in zip(servers, runs, strict=True):
-            if done.errors:
-                raise RuntimeError(f"{name}: {done.errors} failed requests")
-            cells.setdefault(name, Cell()).runs.append(done)
-        for server in servers.values():
-            procs.stop(server.proc)
+    with tempfile.TemporaryDirectory(prefix="bench-logs-") as logs:
+        procs = Processes(Path(logs))
+        try:
+            fake = await start_fake(procs)
+            await set_delay(fake, 0)
+            for round_ in range(rounds):
+                servers = await start(procs, fake)
+                for server in servers.values():
+                    await load(server, fake, body, WARMUP, 4)
+                runs = await in_turn(
+                    list(servers.values()),
+                    fake,
+                    body,
+                    requests,
+                    concurrency,
+                    reverse=round_ % 2 == 1,
+                )
+                for name, done in zip(servers, runs, strict=True):
+                    if done.errors:
+                        raise RuntimeError(f"{name}: {done.errors} failed requests")
+                    cells.setdefault(name, Cell()).runs.append(done)
+                for server in servers.values():
+                    procs.stop(server.proc)
+        finally:
+            procs.stop_all()
     return cells
 
 

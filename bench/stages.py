@@ -27,21 +27,15 @@ import argparse
 import asyncio
 import logging
 import sys
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 
-from attache.evals.corpus import read_articles
 from bench.overhead import (
-    BOARD_OF_PEACE,
     MODES,
     Cell,
     Processes,
     Server,
     header,
     rounds_in_turn,
-    set_delay,
-    start_fake,
     start_server,
 )
 
@@ -56,23 +50,12 @@ VARIANTS: tuple[tuple[str, ...], ...] = (
 
 
 async def run(options: argparse.Namespace, argv: Sequence[str]) -> list[str]:
-    body = read_articles()[BOARD_OF_PEACE].request_json()
-    with tempfile.TemporaryDirectory(prefix="bench-stages-") as logs:
-        procs = Processes(Path(logs))
-        try:
-            fake = await start_fake(procs)
-            await set_delay(fake, 0)
-            cells = await rounds_in_turn(
-                procs,
-                fake,
-                body,
-                lambda: _servers(procs, fake, options.mode),
-                rounds=options.rounds,
-                requests=options.requests,
-                concurrency=1,
-            )
-        finally:
-            procs.stop_all()
+    cells = await rounds_in_turn(
+        lambda procs, fake: _servers(procs, fake, options.mode),
+        rounds=options.rounds,
+        requests=options.requests,
+        concurrency=1,
+    )
     return _table(cells, options, argv)
 
 

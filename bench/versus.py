@@ -28,9 +28,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from attache.evals.corpus import read_articles
 from bench.overhead import (
-    BOARD_OF_PEACE,
     MODES,
     REPO,
     Processes,
@@ -38,8 +36,6 @@ from bench.overhead import (
     git_revision,
     header,
     rounds_in_turn,
-    set_delay,
-    start_fake,
     start_server,
 )
 
@@ -70,26 +66,13 @@ def _git(*args: str) -> None:
 
 
 async def run(options: argparse.Namespace, argv: Sequence[str]) -> list[str]:
-    body = read_articles()[BOARD_OF_PEACE].request_json()
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-versus-logs-") as logs,
-        checkout(options.revision) as earlier,
-    ):
-        procs = Processes(Path(logs))
-        try:
-            fake = await start_fake(procs)
-            await set_delay(fake, 0)
-            cells = await rounds_in_turn(
-                procs,
-                fake,
-                body,
-                lambda: _servers(procs, fake, options, earlier),
-                rounds=options.rounds,
-                requests=options.requests,
-                concurrency=options.concurrency,
-            )
-        finally:
-            procs.stop_all()
+    with checkout(options.revision) as earlier:
+        cells = await rounds_in_turn(
+            lambda procs, fake: _servers(procs, fake, options, earlier),
+            rounds=options.rounds,
+            requests=options.requests,
+            concurrency=options.concurrency,
+        )
     bare = cells["bare"]
     out = header(argv, title="attache against an earlier revision", module="bench.versus")
     out += [
